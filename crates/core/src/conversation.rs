@@ -1,0 +1,209 @@
+//! The conversation aggregate: where a chat is (exactly one place at a time) and who is in it.
+
+use crate::event::{ConversationEvent, CustomerInfo};
+use crate::ids::{AgentId, AssetId, ConversationId, QueueId};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Where a conversation is. Exactly one of these at any time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Status {
+    /// Waiting in `queue_id` (see [`Conversation::queue_id`]).
+    Waiting,
+    /// Offered to one agent until `deadline`.
+    Offered { agent_id: AgentId, deadline: Timestamp },
+    /// Owned by `owner`; both sides may send.
+    Active { owner: AgentId },
+    /// Nobody may send; the agents still in it must end it and wrap up.
+    Closed,
+    /// Over for everyone; agents may still owe wrap-ups.
+    Ended,
+    /// Left the queue unanswered.
+    Abandoned,
+}
+
+impl Status {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Waiting => "waiting",
+            Status::Offered { .. } => "offered",
+            Status::Active { .. } => "active",
+            Status::Closed => "closed",
+            Status::Ended => "ended",
+            Status::Abandoned => "abandoned",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub asset_id: AssetId,
+    pub asset_name: String,
+    pub queue_id: QueueId,
+    pub queue_name: String,
+    pub priority: i32,
+    /// When the customer first arrived (kept for reporting, also across transfers).
+    pub arrived_at: Timestamp,
+    /// Its place in the line: routing takes the smallest `front_at` first.
+    pub front_at: Timestamp,
+    pub customer: CustomerInfo,
+    pub variables: BTreeMap<String, String>,
+    pub proactive: bool,
+    pub status: Status,
+    /// Agents in the chat, owner first (one more once conference lands). While `Closed`,
+    /// the agents who have not yet ended it.
+    pub agents: Vec<AgentId>,
+    /// Agents who left and owe a wrap-up, with the time they left (for auto wrap-up).
+    pub wrapups: BTreeMap<AgentId, Timestamp>,
+    /// Every agent who has ever been in the chat (they may read its log).
+    pub ever_agents: BTreeSet<AgentId>,
+    /// The customer's open connections.
+    pub customer_connections: BTreeSet<String>,
+    /// Since when the customer has had no connection (None while connected).
+    pub customer_away_since: Option<Timestamp>,
+    /// The sequence number of the last event in the log.
+    pub head_seq: u64,
+}
+
+impl Conversation {
+    /// The conversation as its first event makes it. `queued` must follow at once.
+    pub fn started(
+        id: ConversationId,
+        event: &ConversationEvent,
+        queue_id: QueueId,
+        at: Timestamp,
+    ) -> Option<Self> {
+        let ConversationEvent::Started {
+            asset_id,
+            asset_name,
+            customer,
+            variables,
+            proactive,
+        } = event
+        else {
+            return None;
+        };
+        Some(Conversation {
+            id,
+            asset_id: *asset_id,
+            asset_name: asset_name.clone(),
+            queue_id,
+            queue_name: String::new(),
+            priority: 0,
+            arrived_at: at,
+            front_at: at,
+            customer: customer.clone(),
+            variables: variables.clone(),
+            proactive: *proactive,
+            status: Status::Waiting,
+            agents: Vec::new(),
+            wrapups: BTreeMap::new(),
+            ever_agents: BTreeSet::new(),
+            customer_connections: BTreeSet::new(),
+            // A chat starts over REST; until the widget's socket opens the customer is away.
+            customer_away_since: Some(at),
+            head_seq: 1,
+        })
+    }
+
+    pub fn owner(&self) -> Option<AgentId> {
+        match self.status {
+            Status::Active { owner } => Some(owner),
+            _ => None,
+        }
+    }
+
+    pub fn offered_to(&self) -> Option<AgentId> {
+        match self.status {
+            Status::Offered { agent_id, .. } => Some(agent_id),
+            _ => None,
+        }
+    }
+
+    pub fn is_waiting(&self) -> bool {
+        self.status == Status::Waiting
+    }
+
+    /// Waiting or offered: the customer is still in the line.
+    pub fn is_queued(&self) -> bool {
+        matches!(self.status, Status::Waiting | Status::Offered { .. })
+    }
+
+    /// Every agent whose load this conversation is part of right now.
+    pub fn loaded_agents(&self) -> BTreeSet<AgentId> {
+        let mut all: BTreeSet<AgentId> = self.agents.iter().copied().collect();
+        all.extend(self.wrapups.keys().copied());
+        all.extend(self.offered_to());
+        all
+    }
+
+    /// Is the conversation done with, for everyone (nothing more can happen to it)?
+    pub fn is_finished(&self) -> bool {
+        matches!(self.status, Status::Ended | Status::Abandoned) && self.wrapups.is_empty()
+    }
+
+    /// Applies one event (the next in the log).
+    pub fn apply(&mut self, event: &ConversationEvent, at: Timestamp) {
+        self.head_seq += 1;
+        use ConversationEvent::*;
+        match event {
+            Started { .. } => {}
+            Queued {
+                queue_id,
+                queue_name,
+                priority,
+                front_at,
+                ..
+            } => {
+                self.queue_id = *queue_id;
+                self.queue_name = queue_name.clone();
+                self.priority = *priority;
+                self.front_at = *front_at;
+                self.status = Status::Waiting;
+            }
+            Offered {
+                agent_id, deadline, ..
+            } => {
+                self.status = Status::Offered {
+                    agent_id: *agent_id,
+                    deadline: *deadline,
+                }
+            }
+            OfferTimedOut { .. } | OfferWithdrawn { .. } => self.status = Status::Waiting,
+            Accepted { agent_id, .. } => {
+                self.status = Status::Active { owner: *agent_id };
+                self.agents = vec![*agent_id];
+                self.ever_agents.insert(*agent_id);
+            }
+            Message { .. } => {}
+            CustomerConnected { connection_id } => {
+                self.customer_connections.insert(connection_id.clone());
+                self.customer_away_since = None;
+            }
+            CustomerDisconnected { connection_id } => {
+                self.customer_connections.remove(connection_id);
+                if self.customer_connections.is_empty() && self.customer_away_since.is_none() {
+                    self.customer_away_since = Some(at);
+                }
+            }
+            Closed { .. } => self.status = Status::Closed,
+            AgentLeft { agent_id, .. } => {
+                self.agents.retain(|a| a != agent_id);
+                self.wrapups.insert(*agent_id, at);
+            }
+            Ended => {
+                for agent in std::mem::take(&mut self.agents) {
+                    self.wrapups.insert(agent, at);
+                }
+                self.status = Status::Ended;
+            }
+            WrappedUp { agent_id, .. } => {
+                self.wrapups.remove(agent_id);
+            }
+            Abandoned { .. } => self.status = Status::Abandoned,
+        }
+    }
+}

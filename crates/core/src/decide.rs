@@ -1,0 +1,573 @@
+//! The decider: given the state a command touches, the command and the time, which events
+//! happen — or why not. Nothing here performs IO; the engine loads the state, calls these
+//! functions, and asks the store to commit the events only if the state has not changed since.
+
+use crate::agent::{Agent, MAX_CAPACITY};
+use crate::conversation::{Conversation, Status};
+use crate::error::DomainError;
+use crate::event::*;
+use crate::ids::*;
+use crate::policy::Policy;
+use crate::text::MessageText;
+use crate::time::Timestamp;
+use std::collections::BTreeMap;
+
+/// What a decision produced: events for the conversation's log, and for agents' own logs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Decision {
+    pub conversation: Vec<ConversationEvent>,
+    pub agents: Vec<(AgentId, AgentEvent)>,
+}
+
+impl Decision {
+    fn conv(events: Vec<ConversationEvent>) -> Self {
+        Decision {
+            conversation: events,
+            agents: Vec::new(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.conversation.is_empty() && self.agents.is_empty()
+    }
+}
+
+/// A command about one conversation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConversationCommand {
+    CustomerSend {
+        text: MessageText,
+    },
+    CustomerEnd,
+    CustomerConnected {
+        connection_id: String,
+    },
+    CustomerDisconnected {
+        connection_id: String,
+    },
+    /// Routing: offer this waiting chat to this agent.
+    Offer {
+        agent: AgentId,
+    },
+    Accept {
+        agent: AgentId,
+    },
+    /// `text` is already parsed with the agent's rules, or filled from a template.
+    AgentSend {
+        agent: AgentId,
+        text: MessageText,
+        template: Option<String>,
+    },
+    End {
+        agent: AgentId,
+    },
+    WrapUp {
+        agent: AgentId,
+        reason_id: WrapUpReasonId,
+        reason_name: String,
+    },
+    /// The agent's desktop has been gone past the offer grace: withdraw its offer, no RONA.
+    WithdrawOffer {
+        agent: AgentId,
+    },
+    /// The agent is being logged out by the system: return the chat to its queue, submit
+    /// the wrap-up with the default reason.
+    AgentLoggedOut {
+        agent: AgentId,
+    },
+    /// The timers: do whatever is due at `now`.
+    Tick,
+}
+
+/// The events that start a conversation: it arrives and enters its queue.
+pub fn start(
+    asset_id: AssetId,
+    asset_name: &str,
+    queue_id: QueueId,
+    queue_name: &str,
+    priority: i32,
+    customer: CustomerInfo,
+    variables: BTreeMap<String, String>,
+    proactive: bool,
+    now: Timestamp,
+) -> Vec<ConversationEvent> {
+    vec![
+        ConversationEvent::Started {
+            asset_id,
+            asset_name: asset_name.to_string(),
+            customer,
+            variables,
+            proactive,
+        },
+        ConversationEvent::Queued {
+            queue_id,
+            queue_name: queue_name.to_string(),
+            priority,
+            front_at: now,
+            reason: QueueReason::Arrived,
+        },
+    ]
+}
+
+fn requeue(c: &Conversation, reason: QueueReason) -> ConversationEvent {
+    // Back to the front: its original place in line is kept.
+    ConversationEvent::Queued {
+        queue_id: c.queue_id,
+        queue_name: c.queue_name.clone(),
+        priority: c.priority,
+        front_at: c.front_at,
+        reason,
+    }
+}
+
+fn closed_error(c: &Conversation) -> DomainError {
+    match c.status {
+        Status::Closed => DomainError::ConversationClosed,
+        _ => DomainError::ConversationEnded,
+    }
+}
+
+/// Decides a conversation command. `agents` holds (at least) every agent the command or the
+/// conversation involves; the policy carries the timeouts in force.
+pub fn decide(
+    c: &Conversation,
+    agents: &BTreeMap<AgentId, Agent>,
+    command: &ConversationCommand,
+    now: Timestamp,
+    policy: &Policy,
+) -> Result<Decision, DomainError> {
+    use ConversationCommand as C;
+    use ConversationEvent as E;
+    match command {
+        C::CustomerSend { text } => match c.status {
+            Status::Waiting | Status::Offered { .. } | Status::Active { .. } => {
+                Ok(Decision::conv(vec![E::Message {
+                    sender: Sender::Customer,
+                    text: text.as_str().to_string(),
+                    template: None,
+                }]))
+            }
+            _ => Err(closed_error(c)),
+        },
+        C::CustomerEnd => match c.status {
+            Status::Waiting => Ok(Decision::conv(vec![E::Abandoned {
+                reason: AbandonReason::CustomerEnded,
+            }])),
+            Status::Offered { agent_id, .. } => Ok(Decision::conv(vec![
+                E::OfferWithdrawn {
+                    agent_id,
+                    reason: WithdrawReason::CustomerLeft,
+                },
+                E::Abandoned {
+                    reason: AbandonReason::CustomerEnded,
+                },
+            ])),
+            Status::Active { .. } => Ok(Decision::conv(vec![E::Closed {
+                reason: CloseReason::CustomerEnded,
+            }])),
+            _ => Err(closed_error(c)),
+        },
+        C::CustomerConnected { connection_id } => {
+            if c.customer_connections.contains(connection_id) {
+                return Ok(Decision::default());
+            }
+            Ok(Decision::conv(vec![E::CustomerConnected {
+                connection_id: connection_id.clone(),
+            }]))
+        }
+        C::CustomerDisconnected { connection_id } => {
+            if !c.customer_connections.contains(connection_id) {
+                return Ok(Decision::default());
+            }
+            Ok(Decision::conv(vec![E::CustomerDisconnected {
+                connection_id: connection_id.clone(),
+            }]))
+        }
+        C::Offer { agent } => {
+            if !c.is_waiting() {
+                return Err(DomainError::WrongConversationState);
+            }
+            let a = agents.get(agent).ok_or(DomainError::AgentNotAvailable)?;
+            check_can_take_offer(a)?;
+            Ok(Decision::conv(vec![E::Offered {
+                agent_id: *agent,
+                agent_name: a.name.clone(),
+                deadline: now + policy.offer_timeout,
+            }]))
+        }
+        C::Accept { agent } => match c.status {
+            Status::Offered { agent_id, deadline } if agent_id == *agent && now < deadline => {
+                let name = agents.get(agent).map(|a| a.name.clone()).unwrap_or_default();
+                Ok(Decision::conv(vec![E::Accepted {
+                    agent_id: *agent,
+                    agent_name: name,
+                }]))
+            }
+            _ => Err(DomainError::NoSuchOffer),
+        },
+        C::AgentSend {
+            agent,
+            text,
+            template,
+        } => {
+            if !c.agents.contains(agent) {
+                return Err(if c.ever_agents.contains(agent) && !c.is_finished() {
+                    closed_error(c)
+                } else {
+                    DomainError::NotInConversation
+                });
+            }
+            match c.status {
+                Status::Active { .. } => {
+                    let name = agents.get(agent).map(|a| a.name.clone()).unwrap_or_default();
+                    Ok(Decision::conv(vec![E::Message {
+                        sender: Sender::Agent {
+                            agent_id: *agent,
+                            name,
+                        },
+                        text: text.as_str().to_string(),
+                        template: template.clone(),
+                    }]))
+                }
+                _ => Err(closed_error(c)),
+            }
+        }
+        C::End { agent } => {
+            if !c.agents.contains(agent) {
+                return Err(if c.wrapups.contains_key(agent) {
+                    DomainError::ConversationEnded
+                } else {
+                    DomainError::NotInConversation
+                });
+            }
+            match c.status {
+                Status::Active { owner } if owner == *agent => Ok(Decision::conv(vec![E::Ended])),
+                Status::Active { .. } => Err(DomainError::NotOwner),
+                Status::Closed => Ok(Decision::conv(leave_closed(c, *agent, agents, false))),
+                _ => Err(DomainError::WrongConversationState),
+            }
+        }
+        C::WrapUp {
+            agent,
+            reason_id,
+            reason_name,
+        } => {
+            if !c.wrapups.contains_key(agent) {
+                return Err(DomainError::NoWrapUpPending);
+            }
+            Ok(Decision::conv(vec![E::WrappedUp {
+                agent_id: *agent,
+                reason_id: *reason_id,
+                reason_name: reason_name.clone(),
+                auto: false,
+            }]))
+        }
+        C::WithdrawOffer { agent } => match c.status {
+            Status::Offered { agent_id, .. } if agent_id == *agent => Ok(Decision::conv(vec![
+                E::OfferWithdrawn {
+                    agent_id,
+                    reason: WithdrawReason::AgentDisconnected,
+                },
+                requeue(c, QueueReason::OfferWithdrawn),
+            ])),
+            _ => Err(DomainError::NothingDue),
+        },
+        C::AgentLoggedOut { agent } => {
+            let mut events = Vec::new();
+            let name = agents.get(agent).map(|a| a.name.clone()).unwrap_or_default();
+            match c.status {
+                Status::Offered { agent_id, .. } if agent_id == *agent => {
+                    events.push(E::OfferWithdrawn {
+                        agent_id,
+                        reason: WithdrawReason::AgentDisconnected,
+                    });
+                    events.push(requeue(c, QueueReason::OfferWithdrawn));
+                }
+                Status::Active { .. } if c.agents.contains(agent) => {
+                    // No customer is stranded: the chat goes back to the front of its queue.
+                    events.push(E::AgentLeft {
+                        agent_id: *agent,
+                        agent_name: name,
+                        by_system: true,
+                    });
+                    events.push(requeue(c, QueueReason::AgentLoggedOut));
+                }
+                Status::Closed if c.agents.contains(agent) => {
+                    events.extend(leave_closed(c, *agent, agents, true));
+                }
+                _ => {}
+            }
+            let owes_wrapup = c.wrapups.contains_key(agent)
+                || events.iter().any(|e| {
+                    matches!(e, E::AgentLeft { agent_id, .. } if agent_id == agent)
+                        || matches!(e, E::Ended)
+                });
+            if owes_wrapup {
+                events.push(E::WrappedUp {
+                    agent_id: *agent,
+                    reason_id: policy.default_wrapup.id,
+                    reason_name: policy.default_wrapup.name.clone(),
+                    auto: true,
+                });
+            }
+            if events.is_empty() {
+                return Err(DomainError::NothingDue);
+            }
+            Ok(Decision::conv(events))
+        }
+        C::Tick => tick(c, now, policy),
+    }
+}
+
+/// An agent leaves a closed chat: the last one out ends it.
+fn leave_closed(
+    c: &Conversation,
+    agent: AgentId,
+    agents: &BTreeMap<AgentId, Agent>,
+    by_system: bool,
+) -> Vec<ConversationEvent> {
+    if c.agents.len() <= 1 {
+        vec![ConversationEvent::Ended]
+    } else {
+        vec![ConversationEvent::AgentLeft {
+            agent_id: agent,
+            agent_name: agents.get(&agent).map(|a| a.name.clone()).unwrap_or_default(),
+            by_system,
+        }]
+    }
+}
+
+fn check_can_take_offer(a: &Agent) -> Result<(), DomainError> {
+    if a.presence != Presence::Available || !a.is_connected() {
+        return Err(DomainError::AgentNotAvailable);
+    }
+    if a.offer.is_some() {
+        return Err(DomainError::OfferAlreadyPending);
+    }
+    if !a.has_room() {
+        return Err(DomainError::AgentAtCapacity);
+    }
+    Ok(())
+}
+
+/// What the timers do to a conversation at `now`.
+fn tick(c: &Conversation, now: Timestamp, policy: &Policy) -> Result<Decision, DomainError> {
+    use ConversationEvent as E;
+    let mut d = Decision::default();
+    let customer_gone = c
+        .customer_away_since
+        .is_some_and(|since| since + policy.customer_grace <= now);
+    match c.status {
+        Status::Offered { agent_id, .. } if customer_gone => {
+            d.conversation.push(E::OfferWithdrawn {
+                agent_id,
+                reason: WithdrawReason::CustomerLeft,
+            });
+            d.conversation.push(E::Abandoned {
+                reason: AbandonReason::CustomerGone,
+            });
+        }
+        Status::Offered { agent_id, deadline } if deadline <= now => {
+            d.conversation.push(E::OfferTimedOut { agent_id });
+            d.conversation.push(requeue(c, QueueReason::OfferTimedOut));
+            d.agents.push((
+                agent_id,
+                AgentEvent::PresenceChanged {
+                    presence: Presence::Rona,
+                    reason: PresenceReason::Rona,
+                },
+            ));
+        }
+        Status::Waiting if customer_gone => d.conversation.push(E::Abandoned {
+            reason: AbandonReason::CustomerGone,
+        }),
+        Status::Active { .. }
+            if c
+                .customer_away_since
+                .is_some_and(|since| since + policy.inactivity_timeout <= now) =>
+        {
+            d.conversation.push(E::Closed {
+                reason: CloseReason::CustomerLeft,
+            })
+        }
+        _ => {}
+    }
+    if let Some(after) = policy.auto_wrapup_after {
+        for (agent, since) in &c.wrapups {
+            if *since + after <= now {
+                d.conversation.push(E::WrappedUp {
+                    agent_id: *agent,
+                    reason_id: policy.default_wrapup.id,
+                    reason_name: policy.default_wrapup.name.clone(),
+                    auto: true,
+                });
+            }
+        }
+    }
+    if d.is_empty() {
+        Err(DomainError::NothingDue)
+    } else {
+        Ok(d)
+    }
+}
+
+/// When the timers next have something to do for this conversation.
+pub fn next_deadline(c: &Conversation, policy: &Policy) -> Option<Timestamp> {
+    let mut next: Option<Timestamp> = None;
+    let mut consider = |t: Timestamp| next = Some(next.map_or(t, |n| n.min(t)));
+    match c.status {
+        Status::Offered { deadline, .. } => consider(deadline),
+        Status::Active { .. } => {
+            if let Some(since) = c.customer_away_since {
+                consider(since + policy.inactivity_timeout);
+            }
+        }
+        _ => {}
+    }
+    if c.is_queued() {
+        if let Some(since) = c.customer_away_since {
+            consider(since + policy.customer_grace);
+        }
+    }
+    if let Some(after) = policy.auto_wrapup_after {
+        for since in c.wrapups.values() {
+            consider(*since + after);
+        }
+    }
+    next
+}
+
+/// A command about an agent alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AgentCommand {
+    SignIn,
+    /// Available, or Idle with a code. (RONA and Logged out are not chosen this way.)
+    SetPresence(Presence),
+    SignOut,
+    Connect { connection_id: String },
+    Disconnect { connection_id: String },
+    SetCapacity(u32),
+    /// The system logs out an agent whose desktop stayed away; their chats were returned and
+    /// their wrap-ups submitted first, one conversation at a time.
+    LogOutLost,
+}
+
+pub fn decide_agent(
+    a: &Agent,
+    command: &AgentCommand,
+    now: Timestamp,
+    policy: &Policy,
+) -> Result<Vec<AgentEvent>, DomainError> {
+    use AgentCommand as C;
+    let change = |presence: Presence, reason| {
+        vec![AgentEvent::PresenceChanged { presence, reason }]
+    };
+    match command {
+        C::SignIn => Ok(if a.presence == Presence::LoggedOut {
+            change(
+                Presence::Idle {
+                    code_id: None,
+                    code_name: None,
+                },
+                PresenceReason::Agent,
+            )
+        } else {
+            vec![]
+        }),
+        C::SetPresence(presence) => {
+            if a.presence == Presence::LoggedOut {
+                return Err(DomainError::LoggedOut);
+            }
+            match presence {
+                Presence::Available => {}
+                Presence::Idle { code_id: Some(_), .. } => {}
+                Presence::Idle { code_id: None, .. } => return Err(DomainError::IdleCodeRequired),
+                _ => return Err(DomainError::WrongConversationState),
+            }
+            Ok(if a.presence == *presence {
+                vec![]
+            } else {
+                change(presence.clone(), PresenceReason::Agent)
+            })
+        }
+        C::SignOut => {
+            if a.load() > 0 {
+                return Err(DomainError::ChatsOpen);
+            }
+            Ok(if a.presence == Presence::LoggedOut {
+                vec![]
+            } else {
+                change(Presence::LoggedOut, PresenceReason::Agent)
+            })
+        }
+        C::Connect { connection_id } => Ok(if a.connections.contains(connection_id) {
+            vec![]
+        } else {
+            vec![AgentEvent::Connected {
+                connection_id: connection_id.clone(),
+            }]
+        }),
+        C::Disconnect { connection_id } => Ok(if a.connections.contains(connection_id) {
+            vec![AgentEvent::Disconnected {
+                connection_id: connection_id.clone(),
+            }]
+        } else {
+            vec![]
+        }),
+        C::SetCapacity(capacity) => {
+            if !(1..=MAX_CAPACITY).contains(capacity) {
+                return Err(DomainError::InvalidCapacity);
+            }
+            Ok(if a.capacity == *capacity {
+                vec![]
+            } else {
+                vec![AgentEvent::CapacityChanged {
+                    capacity: *capacity,
+                }]
+            })
+        }
+        C::LogOutLost => {
+            let due = agent_due(a, now, policy);
+            if !due.log_out || a.load() > 0 {
+                return Err(DomainError::NothingDue);
+            }
+            Ok(change(Presence::LoggedOut, PresenceReason::ConnectionLost))
+        }
+    }
+}
+
+/// What the timers owe an agent at `now`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AgentDue {
+    /// Withdraw the pending offer of this conversation (the desktop is gone).
+    pub withdraw_offer: Option<ConversationId>,
+    /// The desktop is gone past the sign-out grace: return chats, submit wrap-ups, log out.
+    pub log_out: bool,
+}
+
+pub fn agent_due(a: &Agent, now: Timestamp, policy: &Policy) -> AgentDue {
+    let Some(since) = a.disconnected_since else {
+        return AgentDue::default();
+    };
+    AgentDue {
+        withdraw_offer: a
+            .offer
+            .as_ref()
+            .filter(|_| since + policy.offer_disconnect_grace <= now)
+            .map(|o| o.conversation_id),
+        log_out: a.presence != Presence::LoggedOut && since + policy.signout_grace <= now,
+    }
+}
+
+/// When the timers next have something to do for this agent.
+pub fn agent_next_deadline(a: &Agent, policy: &Policy) -> Option<Timestamp> {
+    let since = a.disconnected_since?;
+    let mut next = None;
+    if a.offer.is_some() {
+        next = Some(since + policy.offer_disconnect_grace);
+    }
+    if a.presence != Presence::LoggedOut {
+        let t = since + policy.signout_grace;
+        next = Some(next.map_or(t, |n: Timestamp| n.min(t)));
+    }
+    next
+}
