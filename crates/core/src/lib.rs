@@ -6,6 +6,7 @@
 //! [`Agent::apply`], [`Agent::apply_conversation`]) that turn events into state.
 
 pub mod agent;
+pub mod config;
 pub mod conversation;
 pub mod decide;
 pub mod error;

@@ -1,1 +1,47 @@
+//! Switchboard's store: the event logs, the snapshots folded from them, configuration,
+//! sessions and idempotency records, on SQLite (the default, one file in a data folder) or
+//! PostgreSQL (for a cluster). One SQL text serves both through sqlx's `Any` driver.
+//!
+//! Every decision two writers could race on is settled here, not in memory: a commit updates
+//! each snapshot only if its version is the one the decision was made from (a conditional
+//! UPDATE), and appends events under a unique (conversation, seq) key. A commit that loses a
+//! race fails with [`StoreError::Conflict`] and changes nothing; the engine reloads and
+//! decides again.
 
+mod catalog;
+mod commit;
+mod db;
+mod live;
+mod schema;
+mod sessions;
+
+pub use catalog::CatalogKind;
+pub use commit::{AgentWrite, CommandRecord, Commit, ConversationWrite};
+pub use db::{Backend, Store};
+pub use live::{AgentRow, StoredEvent};
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A snapshot changed since it was read (another writer won): reload and decide again.
+    #[error("conflict: the state changed since it was read")]
+    Conflict,
+    /// A unique name or email is taken.
+    #[error("{0} is already taken")]
+    Taken(&'static str),
+    #[error("not found")]
+    NotFound,
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(e: impl std::fmt::Display) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

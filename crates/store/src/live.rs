@@ -1,0 +1,246 @@
+//! Reading live state: snapshots, logs, the line in each queue, who can take a chat, and
+//! what the timers owe.
+
+use crate::catalog::parse;
+use crate::{Result, Store, StoreError};
+use sqlx::Row;
+use switchboard_core::{
+    Agent, AgentEvent, AgentId, Conversation, ConversationEvent, ConversationId, QueueId,
+    Timestamp,
+};
+
+/// An event as stored in a conversation's log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub event: ConversationEvent,
+}
+
+/// An agent's snapshot with the row version that guards it.
+#[derive(Clone, Debug)]
+pub struct AgentRow {
+    pub version: i64,
+    pub state: Agent,
+}
+
+fn id<T: std::str::FromStr>(text: String) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(StoreError::corrupt)
+}
+
+impl Store {
+    pub async fn conversation(&self, cid: ConversationId) -> Result<Option<Conversation>> {
+        let row = self
+            .fetch_optional("SELECT state FROM conversations WHERE id = $1", |q| {
+                q.bind(cid.to_string())
+            })
+            .await?;
+        row.map(|r| parse(&r.try_get::<String, _>(0)?)).transpose()
+    }
+
+    /// The conversation a customer's token (hashed) opens.
+    pub async fn conversation_by_token(&self, token_hash: &str) -> Result<Option<ConversationId>> {
+        let row = self
+            .fetch_optional("SELECT id FROM conversations WHERE token_hash = $1", |q| {
+                q.bind(token_hash.to_string())
+            })
+            .await?;
+        row.map(|r| id(r.try_get::<String, _>(0)?)).transpose()
+    }
+
+    /// Events of a conversation with `seq > after`, in order, at most `limit`.
+    pub async fn events_after(
+        &self,
+        cid: ConversationId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>> {
+        let rows = self
+            .fetch_all(
+                "SELECT seq, at, body FROM events WHERE conversation_id = $1 AND seq > $2
+                 ORDER BY seq LIMIT $3",
+                |q| q.bind(cid.to_string()).bind(after as i64).bind(limit as i64),
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredEvent {
+                    seq: r.try_get::<i64, _>(0)? as u64,
+                    at: Timestamp(r.try_get(1)?),
+                    event: parse(&r.try_get::<String, _>(2)?)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn agent(&self, aid: AgentId) -> Result<Option<AgentRow>> {
+        let row = self
+            .fetch_optional("SELECT version, state FROM agents WHERE id = $1", |q| {
+                q.bind(aid.to_string())
+            })
+            .await?;
+        row.map(|r| {
+            Ok(AgentRow {
+                version: r.try_get(0)?,
+                state: parse(&r.try_get::<String, _>(1)?)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// An agent's own log after `after`.
+    pub async fn agent_events_after(
+        &self,
+        aid: AgentId,
+        after: u64,
+    ) -> Result<Vec<(u64, Timestamp, AgentEvent)>> {
+        let rows = self
+            .fetch_all(
+                "SELECT seq, at, body FROM agent_events WHERE agent_id = $1 AND seq > $2 ORDER BY seq",
+                |q| q.bind(aid.to_string()).bind(after as i64),
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<i64, _>(0)? as u64,
+                    Timestamp(r.try_get(1)?),
+                    parse(&r.try_get::<String, _>(2)?)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The chat to offer next in one of `queues`: waiting, higher priority first, then the
+    /// earliest place in line, then the id.
+    pub async fn next_waiting(&self, queues: &[QueueId]) -> Result<Option<ConversationId>> {
+        if queues.is_empty() {
+            return Ok(None);
+        }
+        let list = (0..queues.len())
+            .map(|i| format!("${}", i + 1))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let text = format!(
+            "SELECT id FROM conversations WHERE status = 'waiting' AND queue_id IN ({list})
+             ORDER BY priority DESC, front_at, id LIMIT 1"
+        );
+        let row = self
+            .fetch_optional(&text, |mut q| {
+                for queue in queues {
+                    q = q.bind(queue.to_string());
+                }
+                q
+            })
+            .await?;
+        row.map(|r| id(r.try_get::<String, _>(0)?)).transpose()
+    }
+
+    /// The agents of a queue who could take an offer now, best first (fewest open chats,
+    /// then free longest, then the id). The decider re-checks before an offer is written.
+    pub async fn candidate_agents(&self, queue: QueueId, limit: u32) -> Result<Vec<AgentId>> {
+        let rows = self
+            .fetch_all(
+                "SELECT a.id FROM agents a JOIN queue_agents qa ON qa.agent_id = a.id
+                 WHERE qa.queue_id = $1 AND a.presence = 'available' AND a.connected = 1
+                   AND a.has_offer = 0 AND a.load < a.capacity
+                 ORDER BY a.open_chats, a.free_since, a.id LIMIT $2",
+                |q| q.bind(queue.to_string()).bind(limit as i64),
+            )
+            .await?;
+        rows.into_iter()
+            .map(|r| id(r.try_get::<String, _>(0)?))
+            .collect()
+    }
+
+    /// How many chats are ahead of this one in its queue (0: it is next).
+    pub async fn position_in_line(&self, c: &Conversation) -> Result<u64> {
+        let row = self
+            .fetch_optional(
+                "SELECT COUNT(*) FROM conversations WHERE queue_id = $1 AND status IN ('waiting', 'offered')
+                   AND (priority > $2 OR (priority = $2 AND (front_at < $3 OR (front_at = $3 AND id < $4))))",
+                |q| {
+                    q.bind(c.queue_id.to_string())
+                        .bind(c.priority as i64)
+                        .bind(c.front_at.0)
+                        .bind(c.id.to_string())
+                },
+            )
+            .await?;
+        Ok(row.map(|r| r.try_get::<i64, _>(0)).transpose()?.unwrap_or(0) as u64)
+    }
+
+    /// Conversations still in line (waiting or offered) in a queue, in line order.
+    pub async fn queued_in(&self, queue: QueueId) -> Result<Vec<ConversationId>> {
+        let rows = self
+            .fetch_all(
+                "SELECT id FROM conversations WHERE queue_id = $1 AND status IN ('waiting', 'offered')
+                 ORDER BY priority DESC, front_at, id",
+                |q| q.bind(queue.to_string()),
+            )
+            .await?;
+        rows.into_iter()
+            .map(|r| id(r.try_get::<String, _>(0)?))
+            .collect()
+    }
+
+    /// Conversations whose deadline has come.
+    pub async fn due_conversations(&self, now: Timestamp, limit: u32) -> Result<Vec<ConversationId>> {
+        let rows = self
+            .fetch_all(
+                "SELECT id FROM conversations WHERE deadline_at <= $1 ORDER BY deadline_at LIMIT $2",
+                |q| q.bind(now.0).bind(limit as i64),
+            )
+            .await?;
+        rows.into_iter()
+            .map(|r| id(r.try_get::<String, _>(0)?))
+            .collect()
+    }
+
+    /// Agents whose deadline has come.
+    pub async fn due_agents(&self, now: Timestamp, limit: u32) -> Result<Vec<AgentId>> {
+        let rows = self
+            .fetch_all(
+                "SELECT id FROM agents WHERE deadline_at <= $1 ORDER BY deadline_at LIMIT $2",
+                |q| q.bind(now.0).bind(limit as i64),
+            )
+            .await?;
+        rows.into_iter()
+            .map(|r| id(r.try_get::<String, _>(0)?))
+            .collect()
+    }
+
+    /// The earliest deadline of any conversation or agent.
+    pub async fn next_deadline(&self) -> Result<Option<Timestamp>> {
+        let row = self
+            .fetch_optional(
+                "SELECT MIN(t) FROM (
+                    SELECT MIN(deadline_at) AS t FROM conversations
+                    UNION ALL SELECT MIN(deadline_at) AS t FROM agents) d",
+                |q| q,
+            )
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<Option<i64>, _>(0))
+            .transpose()?
+            .flatten()
+            .map(Timestamp))
+    }
+
+    /// Conversations of an asset that are not over (for interrupting them when it is deleted).
+    pub async fn live_conversations_of_asset(&self, asset: &str) -> Result<Vec<ConversationId>> {
+        let rows = self
+            .fetch_all(
+                "SELECT id FROM conversations WHERE asset_id = $1
+                   AND status IN ('waiting', 'offered', 'active', 'closed')",
+                |q| q.bind(asset.to_string()),
+            )
+            .await?;
+        rows.into_iter()
+            .map(|r| id(r.try_get::<String, _>(0)?))
+            .collect()
+    }
+}
