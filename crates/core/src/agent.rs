@@ -97,6 +97,15 @@ impl Agent {
                 if *presence == Presence::Available && self.presence != Presence::Available {
                     self.free_since = at;
                 }
+                // Signing in without a desktop connected yet (e.g. over REST, before the socket
+                // opens): the sign-out grace counts from the sign-in, not from whenever the
+                // agent last had a connection, or the agent would be logged out at once.
+                if self.presence == Presence::LoggedOut
+                    && *presence != Presence::LoggedOut
+                    && self.disconnected_since.is_some()
+                {
+                    self.disconnected_since = Some(at);
+                }
                 self.presence = presence.clone();
                 self.presence_since = at;
             }

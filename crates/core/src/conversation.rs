@@ -13,7 +13,10 @@ pub enum Status {
     /// Waiting in `queue_id` (see [`Conversation::queue_id`]).
     Waiting,
     /// Offered to one agent until `deadline`.
-    Offered { agent_id: AgentId, deadline: Timestamp },
+    Offered {
+        agent_id: AgentId,
+        deadline: Timestamp,
+    },
     /// Owned by `owner`; both sides may send.
     Active { owner: AgentId },
     /// Nobody may send; the agents still in it must end it and wrap up.

@@ -196,7 +196,10 @@ pub fn decide(
         }
         C::Accept { agent } => match c.status {
             Status::Offered { agent_id, deadline } if agent_id == *agent && now < deadline => {
-                let name = agents.get(agent).map(|a| a.name.clone()).unwrap_or_default();
+                let name = agents
+                    .get(agent)
+                    .map(|a| a.name.clone())
+                    .unwrap_or_default();
                 Ok(Decision::conv(vec![E::Accepted {
                     agent_id: *agent,
                     agent_name: name,
@@ -218,7 +221,10 @@ pub fn decide(
             }
             match c.status {
                 Status::Active { .. } => {
-                    let name = agents.get(agent).map(|a| a.name.clone()).unwrap_or_default();
+                    let name = agents
+                        .get(agent)
+                        .map(|a| a.name.clone())
+                        .unwrap_or_default();
                     Ok(Decision::conv(vec![E::Message {
                         sender: Sender::Agent {
                             agent_id: *agent,
@@ -273,7 +279,10 @@ pub fn decide(
         },
         C::AgentLoggedOut { agent } => {
             let mut events = Vec::new();
-            let name = agents.get(agent).map(|a| a.name.clone()).unwrap_or_default();
+            let name = agents
+                .get(agent)
+                .map(|a| a.name.clone())
+                .unwrap_or_default();
             match c.status {
                 Status::Offered { agent_id, .. } if agent_id == *agent => {
                     events.push(E::OfferWithdrawn {
@@ -330,7 +339,10 @@ fn leave_closed(
     } else {
         vec![ConversationEvent::AgentLeft {
             agent_id: agent,
-            agent_name: agents.get(&agent).map(|a| a.name.clone()).unwrap_or_default(),
+            agent_name: agents
+                .get(&agent)
+                .map(|a| a.name.clone())
+                .unwrap_or_default(),
             by_system,
         }]
     }
@@ -381,8 +393,7 @@ fn tick(c: &Conversation, now: Timestamp, policy: &Policy) -> Result<Decision, D
             reason: AbandonReason::CustomerGone,
         }),
         Status::Active { .. }
-            if c
-                .customer_away_since
+            if c.customer_away_since
                 .is_some_and(|since| since + policy.inactivity_timeout <= now) =>
         {
             d.conversation.push(E::Closed {
@@ -443,8 +454,12 @@ pub enum AgentCommand {
     /// Available, or Idle with a code. (RONA and Logged out are not chosen this way.)
     SetPresence(Presence),
     SignOut,
-    Connect { connection_id: String },
-    Disconnect { connection_id: String },
+    Connect {
+        connection_id: String,
+    },
+    Disconnect {
+        connection_id: String,
+    },
     SetCapacity(u32),
     /// The system logs out an agent whose desktop stayed away; their chats were returned and
     /// their wrap-ups submitted first, one conversation at a time.
@@ -458,9 +473,8 @@ pub fn decide_agent(
     policy: &Policy,
 ) -> Result<Vec<AgentEvent>, DomainError> {
     use AgentCommand as C;
-    let change = |presence: Presence, reason| {
-        vec![AgentEvent::PresenceChanged { presence, reason }]
-    };
+    let change =
+        |presence: Presence, reason| vec![AgentEvent::PresenceChanged { presence, reason }];
     match command {
         C::SignIn => Ok(if a.presence == Presence::LoggedOut {
             change(
@@ -479,7 +493,9 @@ pub fn decide_agent(
             }
             match presence {
                 Presence::Available => {}
-                Presence::Idle { code_id: Some(_), .. } => {}
+                Presence::Idle {
+                    code_id: Some(_), ..
+                } => {}
                 Presence::Idle { code_id: None, .. } => return Err(DomainError::IdleCodeRequired),
                 _ => return Err(DomainError::WrongConversationState),
             }

@@ -101,12 +101,17 @@ pub enum ConversationEvent {
         deadline: Timestamp,
     },
     /// The offer ran out: the agent goes to RONA; a `Queued` follows.
-    OfferTimedOut { agent_id: AgentId },
+    OfferTimedOut {
+        agent_id: AgentId,
+    },
     OfferWithdrawn {
         agent_id: AgentId,
         reason: WithdrawReason,
     },
-    Accepted { agent_id: AgentId, agent_name: String },
+    Accepted {
+        agent_id: AgentId,
+        agent_name: String,
+    },
     Message {
         sender: Sender,
         text: String,
@@ -114,10 +119,16 @@ pub enum ConversationEvent {
         template: Option<String>,
     },
     /// A customer's connection opened (a tab, a reconnect).
-    CustomerConnected { connection_id: String },
+    CustomerConnected {
+        connection_id: String,
+    },
     /// A customer's connection closed; with none left the customer is away.
-    CustomerDisconnected { connection_id: String },
-    Closed { reason: CloseReason },
+    CustomerDisconnected {
+        connection_id: String,
+    },
+    Closed {
+        reason: CloseReason,
+    },
     /// An agent left the chat (End, or logged out); they now owe a wrap-up.
     AgentLeft {
         agent_id: AgentId,
@@ -134,7 +145,9 @@ pub enum ConversationEvent {
         /// Submitted by the system (auto wrap-up, or the agent was logged out).
         auto: bool,
     },
-    Abandoned { reason: AbandonReason },
+    Abandoned {
+        reason: AbandonReason,
+    },
 }
 
 /// Who may see an event of a conversation.
@@ -150,8 +163,14 @@ impl ConversationEvent {
     pub fn audience(&self) -> Audience {
         use ConversationEvent::*;
         match self {
-            Started { .. } | Queued { .. } | Accepted { .. } | Message { .. } | Closed { .. }
-            | AgentLeft { .. } | Ended | Abandoned { .. } => Audience::Everyone,
+            Started { .. }
+            | Queued { .. }
+            | Accepted { .. }
+            | Message { .. }
+            | Closed { .. }
+            | AgentLeft { .. }
+            | Ended
+            | Abandoned { .. } => Audience::Everyone,
             Offered { .. }
             | OfferTimedOut { .. }
             | OfferWithdrawn { .. }
@@ -219,7 +238,13 @@ pub enum AgentEvent {
         presence: Presence,
         reason: PresenceReason,
     },
-    Connected { connection_id: String },
-    Disconnected { connection_id: String },
-    CapacityChanged { capacity: u32 },
+    Connected {
+        connection_id: String,
+    },
+    Disconnected {
+        connection_id: String,
+    },
+    CapacityChanged {
+        capacity: u32,
+    },
 }

@@ -26,7 +26,10 @@ impl MessageText {
         }
         // Line breaks are the only control characters a message may carry; a tab or an escape
         // sequence would let a sender reshape what the other side's screen shows.
-        if raw.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
+        if raw
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r')
+        {
             return Err(DomainError::MessageControlCharacter);
         }
         Ok(Self(raw.replace("\r\n", "\n").replace('\r', "\n")))
@@ -135,8 +138,11 @@ mod tests {
         let mut values = BTreeMap::new();
         values.insert("customer_name".to_string(), "Ana".to_string());
         values.insert("agent_name".to_string(), "Bo".to_string());
-        let text = fill_template("Hi <customer_name>,\nI am <agent_name>. <unknown>ok", &values)
-            .unwrap();
+        let text = fill_template(
+            "Hi <customer_name>,\nI am <agent_name>. <unknown>ok",
+            &values,
+        )
+        .unwrap();
         assert_eq!(text.as_str(), "Hi Ana,\nI am Bo. ok");
         let kept = fill_template("a < b", &values).unwrap();
         assert_eq!(kept.as_str(), "a < b");

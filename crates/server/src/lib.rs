@@ -1,1 +1,65 @@
+//! Switchboard's server: the engine (commands → core → store → connections), its timers, and
+//! the gateway (REST and WebSocket). `serve` runs it on a listener until `shutdown` resolves,
+//! so tests can bind port 0.
 
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod engine;
+pub mod http;
+pub mod hub;
+pub mod openapi;
+pub mod wire;
+pub mod ws;
+
+use engine::SharedEngine;
+use std::future::Future;
+use std::time::Duration;
+use switchboard_core::Timestamp;
+use tokio::net::TcpListener;
+
+/// A time as RFC 3339 (UTC, milliseconds).
+pub fn rfc3339(t: Timestamp) -> String {
+    let nanos = (t.0 as i128) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+pub fn router(engine: SharedEngine) -> axum::Router {
+    http::routes().with_state(engine)
+}
+
+/// Serves until `shutdown` resolves, then stops taking new work, closes every connection
+/// with a reason, waits for requests in flight and returns. The caller closes the store.
+pub async fn serve(
+    listener: TcpListener,
+    engine: SharedEngine,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let timers = tokio::spawn(engine.clone().run_timers());
+    let app = router(engine.clone());
+    let stopping = engine.clone();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("stopping: no new work; closing connections");
+            stopping.stop_accepting();
+            stopping.hub.broadcast(hub::Item::Close("server stopping"));
+        })
+        .await;
+    // Sessions close on their own after the Close item; give them a moment to do so.
+    for _ in 0..50 {
+        if engine.hub.connections() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    timers.abort();
+    result
+}

@@ -59,7 +59,11 @@ impl Store {
     }
 
     /// A live (not deleted) entry.
-    pub async fn entry<T: DeserializeOwned>(&self, kind: CatalogKind, id: &str) -> Result<Option<T>> {
+    pub async fn entry<T: DeserializeOwned>(
+        &self,
+        kind: CatalogKind,
+        id: &str,
+    ) -> Result<Option<T>> {
         let row = self
             .fetch_optional(
                 "SELECT body FROM catalog WHERE kind = $1 AND id = $2 AND deleted_at IS NULL",
@@ -144,7 +148,9 @@ impl Store {
 
     /// Deletes a queue (its membership goes; its history stays).
     pub async fn delete_queue(&self, id: QueueId, now: Timestamp) -> Result<bool> {
-        let deleted = self.delete_entry(CatalogKind::Queue, &id.to_string(), now).await?;
+        let deleted = self
+            .delete_entry(CatalogKind::Queue, &id.to_string(), now)
+            .await?;
         self.execute("DELETE FROM queue_agents WHERE queue_id = $1", |q| {
             q.bind(id.to_string())
         })
@@ -155,9 +161,10 @@ impl Store {
     /// The queues an agent serves.
     pub async fn queues_of_agent(&self, agent: AgentId) -> Result<Vec<QueueId>> {
         let rows = self
-            .fetch_all("SELECT queue_id FROM queue_agents WHERE agent_id = $1", |q| {
-                q.bind(agent.to_string())
-            })
+            .fetch_all(
+                "SELECT queue_id FROM queue_agents WHERE agent_id = $1",
+                |q| q.bind(agent.to_string()),
+            )
             .await?;
         rows.iter()
             .map(|r| {
@@ -170,7 +177,10 @@ impl Store {
 
     pub async fn desktop_profile(&self) -> Result<DesktopProfile> {
         let row = self
-            .fetch_optional("SELECT value FROM settings WHERE key = 'desktop_profile'", |q| q)
+            .fetch_optional(
+                "SELECT value FROM settings WHERE key = 'desktop_profile'",
+                |q| q,
+            )
             .await?;
         match row {
             Some(r) => parse(&r.try_get::<String, _>(0)?),
@@ -277,7 +287,10 @@ impl Store {
 
 fn account_from_row(r: &sqlx::any::AnyRow) -> Result<Account> {
     Ok(Account {
-        id: r.try_get::<String, _>(0)?.parse().map_err(StoreError::corrupt)?,
+        id: r
+            .try_get::<String, _>(0)?
+            .parse()
+            .map_err(StoreError::corrupt)?,
         email: r.try_get(1)?,
         name: r.try_get(2)?,
         role: Role::parse(&r.try_get::<String, _>(3)?)

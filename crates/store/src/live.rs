@@ -5,8 +5,7 @@ use crate::catalog::parse;
 use crate::{Result, Store, StoreError};
 use sqlx::Row;
 use switchboard_core::{
-    Agent, AgentEvent, AgentId, Conversation, ConversationEvent, ConversationId, QueueId,
-    Timestamp,
+    Agent, AgentEvent, AgentId, Conversation, ConversationEvent, ConversationId, QueueId, Timestamp,
 };
 
 /// An event as stored in a conversation's log.
@@ -62,7 +61,11 @@ impl Store {
             .fetch_all(
                 "SELECT seq, at, body FROM events WHERE conversation_id = $1 AND seq > $2
                  ORDER BY seq LIMIT $3",
-                |q| q.bind(cid.to_string()).bind(after as i64).bind(limit as i64),
+                |q| {
+                    q.bind(cid.to_string())
+                        .bind(after as i64)
+                        .bind(limit as i64)
+                },
             )
             .await?;
         rows.iter()
@@ -170,7 +173,10 @@ impl Store {
                 },
             )
             .await?;
-        Ok(row.map(|r| r.try_get::<i64, _>(0)).transpose()?.unwrap_or(0) as u64)
+        Ok(row
+            .map(|r| r.try_get::<i64, _>(0))
+            .transpose()?
+            .unwrap_or(0) as u64)
     }
 
     /// Conversations still in line (waiting or offered) in a queue, in line order.
@@ -188,7 +194,11 @@ impl Store {
     }
 
     /// Conversations whose deadline has come.
-    pub async fn due_conversations(&self, now: Timestamp, limit: u32) -> Result<Vec<ConversationId>> {
+    pub async fn due_conversations(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<ConversationId>> {
         let rows = self
             .fetch_all(
                 "SELECT id FROM conversations WHERE deadline_at <= $1 ORDER BY deadline_at LIMIT $2",

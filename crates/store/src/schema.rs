@@ -1,13 +1,32 @@
 //! Migrations: numbered SQL files applied once each, in order, recorded in
 //! `schema_migrations`. The same text runs on SQLite and PostgreSQL.
 
-use crate::{Result, Store};
+use crate::{Backend, Result, Store};
 use sqlx::Executor;
 
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
 
+/// On PostgreSQL, nodes starting at once on a new database would race to create the same
+/// tables (and all but one fail): they take this advisory lock and migrate one at a time,
+/// the later ones finding nothing left to do.
+const PG_MIGRATION_LOCK: &str = "SELECT pg_advisory_lock(7305350107142361) IS NULL";
+const PG_MIGRATION_UNLOCK: &str = "SELECT pg_advisory_unlock(7305350107142361)";
+
 pub(crate) async fn migrate(store: &Store) -> Result<()> {
     let mut conn = store.write.acquire().await?;
+    if store.backend != Backend::Postgres {
+        return apply(store, &mut conn).await;
+    }
+    conn.execute(PG_MIGRATION_LOCK).await?;
+    let applied = apply(store, &mut conn).await;
+    // A session lock: released even when a migration failed, as the connection stays pooled.
+    let unlocked = conn.execute(PG_MIGRATION_UNLOCK).await;
+    applied?;
+    unlocked?;
+    Ok(())
+}
+
+async fn apply(store: &Store, conn: &mut sqlx::AnyConnection) -> Result<()> {
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     )
@@ -22,16 +41,14 @@ pub(crate) async fn migrate(store: &Store) -> Result<()> {
             continue;
         }
         let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
+        // Comment lines go before the text is cut at `;`: a comment may contain one.
+        let text: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
         for statement in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            let statement: String = statement
-                .lines()
-                .filter(|l| !l.trim_start().starts_with("--"))
-                .collect::<Vec<_>>()
-                .join("\n");
-            if statement.trim().is_empty() {
-                continue;
-            }
-            tx.execute(statement.as_str()).await?;
+            tx.execute(statement).await?;
         }
         let sql = store.sql("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)");
         sqlx::query(&sql)

@@ -70,10 +70,14 @@ impl Store {
 
     /// Forgets command ids and sessions older than `before` (ids are kept at least 24 h).
     pub async fn prune(&self, commands_before: Timestamp, now: Timestamp) -> Result<()> {
-        self.execute("DELETE FROM commands WHERE at < $1", |q| q.bind(commands_before.0))
-            .await?;
-        self.execute("DELETE FROM sessions WHERE expires_at < $1", |q| q.bind(now.0))
-            .await?;
+        self.execute("DELETE FROM commands WHERE at < $1", |q| {
+            q.bind(commands_before.0)
+        })
+        .await?;
+        self.execute("DELETE FROM sessions WHERE expires_at < $1", |q| {
+            q.bind(now.0)
+        })
+        .await?;
         Ok(())
     }
 

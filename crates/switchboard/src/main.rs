@@ -1,1 +1,147 @@
-fn main() {}
+//! The `switchboard` binary: `serve` (optionally seeding the demo set), `migrate`.
+
+mod settings;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use settings::{Overrides, Settings};
+use std::sync::Arc;
+use switchboard_server::clock::SystemClock;
+use switchboard_server::engine::Engine;
+use switchboard_store::Store;
+
+#[derive(Parser)]
+#[command(name = "switchboard", version, about = "A live-chat contact center")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a node: HTTP + WebSocket, the engine and its timers.
+    Serve {
+        #[command(flatten)]
+        overrides: Overrides,
+        /// Seed the demo set the first time (an asset, queues, agents, reasons, templates).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Bring the database's schema up to date and exit.
+    Migrate {
+        #[command(flatten)]
+        overrides: Overrides,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { overrides, demo } => serve(Settings::load(&overrides)?, demo).await,
+            Command::Migrate { overrides } => {
+                let settings = Settings::load(&overrides)?;
+                settings.init_logging();
+                let store = open_store(&settings).await?;
+                store.close().await;
+                tracing::info!("schema up to date");
+                Ok(())
+            }
+        }
+    })
+}
+
+async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let url = settings.database_url()?;
+    Store::open(&url)
+        .await
+        .with_context(|| format!("cannot open the store at {}", settings::redact(&url)))
+}
+
+async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    settings.init_logging();
+    let store = open_store(&settings).await?;
+    let engine = Engine::new(store.clone(), Arc::new(SystemClock));
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    let base = format!("http://{address}");
+    tracing::info!(%address, backend = ?store.backend(), "listening");
+    if demo {
+        let seeded = switchboard_server::demo::seed(&engine)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding the demo set failed: {}", e.message))?;
+        print_demo(&base, &seeded);
+    }
+    switchboard_server::serve(listener, engine, shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_demo(base: &str, demo: &switchboard_server::demo::Demo) {
+    use switchboard_server::demo::*;
+    let mut out = String::new();
+    out.push_str(&format!(
+        "\nSwitchboard is running{}.\n\n",
+        if demo.seeded {
+            " with the demo set (seeded now)"
+        } else {
+            " (demo set already present)"
+        }
+    ));
+    out.push_str(&format!("  Home page:        {base}/\n"));
+    out.push_str(&format!("  REST API (OpenAPI): {base}/api/openapi.json\n"));
+    out.push_str(&format!(
+        "  Agent socket:     ws://{}/api/v1/ws/agent\n",
+        base.trim_start_matches("http://")
+    ));
+    out.push_str(&format!(
+        "  Customer socket:  ws://{}/api/v1/ws/customer\n",
+        base.trim_start_matches("http://")
+    ));
+    out.push_str(&format!(
+        "  Start a chat:     curl -X POST {base}/api/v1/assets/{}/conversations -H 'content-type: application/json' -d '{{\"name\":\"Jo\"}}'\n\n",
+        demo.asset_id
+    ));
+    out.push_str("  Demo accounts (sign in: POST /api/v1/sessions):\n");
+    for (name, email) in DEMO_AGENTS {
+        out.push_str(&format!(
+            "    agent          {email:<32} {DEMO_PASSWORD}   ({name})\n"
+        ));
+    }
+    out.push_str(&format!(
+        "    administrator  {:<32} {DEMO_ADMIN_PASSWORD}\n",
+        DEMO_ADMIN.1
+    ));
+    out.push_str(
+        "\n  docs/protocol.md walks through a whole chat with curl and a WebSocket client.\n",
+    );
+    println!("{out}");
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,146 @@
+//! Secrets: password hashes (argon2id), bearer tokens (random, stored only as a SHA-256
+//! hash), and identity tokens signed by a website with its asset's secret.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+pub fn hash_password(password: &str) -> String {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 hashing with a fresh salt cannot fail")
+        .to_string()
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A new bearer token with a prefix that says what it opens (`sbs_` an agent's session,
+/// `sbc_` a customer's conversation).
+pub fn new_token(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// What the store keeps of a token.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The claims of an identity token: `base64url(claims JSON) + "." + base64url(HMAC-SHA256(
+/// asset secret, the first part))`. `sub` is the website's own id for its customer.
+#[derive(Debug, Deserialize)]
+pub struct IdentityClaims {
+    pub sub: String,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum IdentityError {
+    Malformed,
+    BadSignature,
+    Expired,
+}
+
+/// Verifies an identity token against the asset's secret at `now_secs`.
+pub fn verify_identity(
+    token: &str,
+    secret: &str,
+    now_secs: i64,
+) -> Result<IdentityClaims, IdentityError> {
+    let (payload, signature) = token.split_once('.').ok_or(IdentityError::Malformed)?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| IdentityError::Malformed)?;
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|_| IdentityError::Malformed)?;
+    mac.update(payload.as_bytes());
+    mac.verify_slice(&signature)
+        .map_err(|_| IdentityError::BadSignature)?;
+    let json = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| IdentityError::Malformed)?;
+    let claims: IdentityClaims =
+        serde_json::from_slice(&json).map_err(|_| IdentityError::Malformed)?;
+    if claims.sub.is_empty() || claims.sub.len() > 200 {
+        return Err(IdentityError::Malformed);
+    }
+    if claims.exp <= now_secs {
+        return Err(IdentityError::Expired);
+    }
+    Ok(claims)
+}
+
+/// Signs claims as a website would (used by tests and documented in docs/protocol.md).
+pub fn sign_identity(claims_json: &str, secret: &str) -> String {
+    let payload = URL_SAFE_NO_PAD.encode(claims_json.as_bytes());
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(payload.as_bytes());
+    format!(
+        "{payload}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify() {
+        let h = hash_password("s3cret");
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("s3cret", &h));
+        assert!(!verify_password("other", &h));
+    }
+
+    #[test]
+    fn identity_tokens() {
+        let t = sign_identity(r#"{"sub":"cust-42","exp":2000}"#, "a-long-asset-secret");
+        assert_eq!(
+            verify_identity(&t, "a-long-asset-secret", 1000)
+                .unwrap()
+                .sub,
+            "cust-42"
+        );
+        assert_eq!(
+            verify_identity(&t, "another-secret-xx", 1000).unwrap_err(),
+            IdentityError::BadSignature
+        );
+        assert_eq!(
+            verify_identity(&t, "a-long-asset-secret", 3000).unwrap_err(),
+            IdentityError::Expired
+        );
+        assert_eq!(
+            verify_identity("nonsense", "k", 0).unwrap_err(),
+            IdentityError::Malformed
+        );
+    }
+}

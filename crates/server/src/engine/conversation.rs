@@ -1,0 +1,199 @@
+//! Running a command about one conversation: decide, commit with every snapshot it touches,
+//! publish.
+
+use super::*;
+use crate::hub::PublishedEvent;
+use std::collections::BTreeMap;
+use switchboard_core::decide::{decide, next_deadline, ConversationCommand};
+use switchboard_store::ConversationWrite;
+
+impl Engine {
+    /// Runs a conversation command for `actor_agent` (if an agent issued it). The decision is
+    /// made on the snapshots as stored, and committed only if none changed meanwhile;
+    /// otherwise it is made again.
+    pub async fn conversation_command(
+        self: &Arc<Self>,
+        cid: ConversationId,
+        actor_agent: Option<AgentId>,
+        client: Option<&ClientId>,
+        command: ConversationCommand,
+    ) -> Result<Outcome, EngineError> {
+        self.check_accepting()?;
+        for _ in 0..MAX_ATTEMPTS {
+            if let Some(replayed) = self.replay(client).await? {
+                return Ok(replayed);
+            }
+            match self
+                .try_conversation(cid, actor_agent, client, &command)
+                .await
+            {
+                Err(EngineError::Store(StoreError::Conflict)) => {
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                other => return other,
+            }
+        }
+        Err(EngineError::Busy)
+    }
+
+    async fn try_conversation(
+        self: &Arc<Self>,
+        cid: ConversationId,
+        actor_agent: Option<AgentId>,
+        client: Option<&ClientId>,
+        command: &ConversationCommand,
+    ) -> Result<Outcome, EngineError> {
+        let before = self
+            .store
+            .conversation(cid)
+            .await?
+            .ok_or(DomainError::ConversationNotFound)?;
+        let mut involved = before.loaded_agents();
+        involved.extend(actor_agent);
+        if let ConversationCommand::Offer { agent } = command {
+            involved.insert(*agent);
+        }
+        let mut rows = BTreeMap::new();
+        for aid in involved {
+            if let Some(row) = self.store.agent(aid).await? {
+                rows.insert(aid, row);
+            }
+        }
+        let agents: BTreeMap<AgentId, Agent> =
+            rows.iter().map(|(id, r)| (*id, r.state.clone())).collect();
+        let config = self.config.get().await?;
+        let policy = config.policy_for(before.queue_id, before.asset_id);
+        let now = self.now();
+        let decision = match decide(&before, &agents, command, now, &policy) {
+            Ok(d) => d,
+            Err(DomainError::NothingDue) if *command == ConversationCommand::Tick => {
+                // The stored deadline was stale (the policy changed): store the right one.
+                self.refresh_deadline(&before, next_deadline(&before, &policy), now)
+                    .await?;
+                return Ok(Outcome::Done { seq: None });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if decision.is_empty() {
+            return Ok(Outcome::Done { seq: None });
+        }
+
+        // Fold the events into the conversation and every agent they concern.
+        let mut after = before.clone();
+        let mut after_agents = agents.clone();
+        let mut numbered = Vec::with_capacity(decision.conversation.len());
+        for e in &decision.conversation {
+            after.apply(e, now);
+            numbered.push((after.head_seq, now, e.clone()));
+            for a in after_agents.values_mut() {
+                a.apply_conversation(cid, e, now);
+            }
+        }
+        let mut agent_events: BTreeMap<AgentId, Vec<(u64, Timestamp, AgentEvent)>> =
+            BTreeMap::new();
+        for (aid, e) in &decision.agents {
+            if let Some(a) = after_agents.get_mut(aid) {
+                a.apply(e, now);
+                agent_events
+                    .entry(*aid)
+                    .or_default()
+                    .push((a.log_seq, now, e.clone()));
+            }
+        }
+        let base = config.base_policy();
+        let agent_writes: Vec<AgentWrite> = after_agents
+            .iter()
+            .filter(|(id, a)| agents.get(id) != Some(a))
+            .map(|(id, a)| AgentWrite {
+                expected_version: rows[id].version,
+                state: a.clone(),
+                events: agent_events.remove(id).unwrap_or_default(),
+                deadline: agent_next_deadline(a, &base),
+            })
+            .collect();
+        let seq = Some(after.head_seq);
+        let mut commit = Commit {
+            now,
+            conversation: Some(ConversationWrite {
+                expected_head: Some(before.head_seq),
+                deadline: next_deadline(&after, &policy),
+                state: after.clone(),
+                events: numbered.clone(),
+                token_hash: None,
+            }),
+            agents: agent_writes,
+            command: client.map(|c| record(c, ack_json(&c.id, seq))),
+        };
+        self.store.commit(&mut commit).await?;
+
+        let after = Arc::new(after);
+        self.publish_conversation(&before, &after, numbered);
+        for w in commit.agents {
+            let previous = &agents[&w.state.id];
+            self.after_agent_change(previous, Arc::new(w.state));
+        }
+        Ok(Outcome::Done { seq })
+    }
+
+    async fn refresh_deadline(
+        &self,
+        c: &Conversation,
+        deadline: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let mut commit = Commit {
+            now,
+            conversation: Some(ConversationWrite {
+                expected_head: Some(c.head_seq),
+                deadline,
+                state: c.clone(),
+                events: vec![],
+                token_hash: None,
+            }),
+            agents: vec![],
+            command: None,
+        };
+        self.store.commit(&mut commit).await?;
+        Ok(())
+    }
+
+    /// Sends committed events to the customer and to every agent the conversation concerns
+    /// (before or after them), and wakes routing when the line changed.
+    pub(crate) fn publish_conversation(
+        self: &Arc<Self>,
+        before: &Conversation,
+        after: &Arc<Conversation>,
+        events: Vec<(u64, Timestamp, ConversationEvent)>,
+    ) {
+        let mut agents = before.loaded_agents();
+        agents.extend(after.loaded_agents());
+        let mut line_changed = before.is_queued() != after.is_queued();
+        for (seq, at, event) in events {
+            if matches!(event, ConversationEvent::Queued { .. }) {
+                line_changed = true;
+            }
+            let item = Item::Event(Arc::new(PublishedEvent::new(seq, at, event, after.clone())));
+            self.hub.publish(Topic::Customer(after.id), item.clone());
+            for a in &agents {
+                self.hub.publish(Topic::Agent(*a), item.clone());
+            }
+        }
+        if line_changed {
+            self.hub.publish(
+                Topic::Line(after.queue_id),
+                Item::LineChanged(after.queue_id),
+            );
+            if before.queue_id != after.queue_id {
+                self.hub.publish(
+                    Topic::Line(before.queue_id),
+                    Item::LineChanged(before.queue_id),
+                );
+            }
+        }
+        if after.is_waiting() {
+            self.route_queue(after.queue_id);
+        }
+        self.timer_wake.notify_one();
+    }
+}

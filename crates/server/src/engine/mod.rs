@@ -1,0 +1,205 @@
+//! The engine: command → load state → core decides → store commits (if nothing changed
+//! meanwhile) → publish to connections → follow-ups (routing, timers). It holds no state
+//! that a decision depends on: two engines sharing one database stay correct, because every
+//! commit is conditional on the versions the decision was made from.
+
+mod conversation;
+mod routing;
+mod start;
+mod timers;
+
+pub use start::{StartRequest, Started};
+
+use crate::clock::SharedClock;
+use crate::config::ConfigCache;
+use crate::hub::{Hub, Item, Topic};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use switchboard_core::decide::{agent_next_deadline, decide_agent, AgentCommand};
+use switchboard_core::*;
+use switchboard_store::{AgentWrite, CommandRecord, Commit, Store, StoreError};
+use thiserror::Error;
+use tokio::sync::Notify;
+
+/// How often a lost race is retried before the command is answered `busy`.
+const MAX_ATTEMPTS: usize = 64;
+
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("this command id was already used for a different command")]
+    IdReused,
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the server is busy; retry the command with the same id")]
+    Busy,
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// A client's command id, scoped to its sender, with a fingerprint of the command.
+#[derive(Clone, Debug)]
+pub struct ClientId {
+    pub scope: String,
+    pub id: String,
+    pub fingerprint: String,
+}
+
+/// What a command came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done (or nothing to do); `seq` of the last event written to a conversation, if any.
+    Done { seq: Option<u64> },
+    /// A repeat of a command already done: its first answer, as sent then.
+    Replayed(String),
+}
+
+pub struct Engine {
+    pub store: Store,
+    pub clock: SharedClock,
+    pub hub: Arc<Hub>,
+    pub config: ConfigCache,
+    /// This process's id among the nodes sharing the database.
+    pub node_id: String,
+    timer_wake: Notify,
+    accepting: AtomicBool,
+    /// Queues with a routing pass running (true: run another when it ends).
+    routing: Mutex<HashMap<QueueId, bool>>,
+}
+
+pub type SharedEngine = Arc<Engine>;
+
+impl Engine {
+    pub fn new(store: Store, clock: SharedClock) -> SharedEngine {
+        Arc::new(Engine {
+            config: ConfigCache::new(store.clone()),
+            store,
+            clock,
+            hub: Arc::new(Hub::default()),
+            node_id: uuid::Uuid::now_v7().to_string(),
+            timer_wake: Notify::new(),
+            accepting: AtomicBool::new(true),
+            routing: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn is_accepting(&self) -> bool {
+        self.accepting.load(Ordering::Acquire)
+    }
+
+    /// Stop taking new work (SIGTERM): commands are refused with `shutting_down`.
+    pub fn stop_accepting(&self) {
+        self.accepting.store(false, Ordering::Release);
+    }
+
+    fn check_accepting(&self) -> Result<(), EngineError> {
+        if self.is_accepting() {
+            Ok(())
+        } else {
+            Err(EngineError::ShuttingDown)
+        }
+    }
+
+    /// The first answer to a repeated command id, or an error if the id was used for another
+    /// command. `None`: the id is new.
+    async fn replay(&self, client: Option<&ClientId>) -> Result<Option<Outcome>, EngineError> {
+        let Some(c) = client else { return Ok(None) };
+        match self.store.command(&c.scope, &c.id).await? {
+            Some((fp, response)) if fp == c.fingerprint => Ok(Some(Outcome::Replayed(response))),
+            Some(_) => Err(EngineError::IdReused),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs a command about an agent alone (presence, sign-in/out, connections, capacity).
+    pub async fn agent_command(
+        self: &Arc<Self>,
+        agent: AgentId,
+        client: Option<&ClientId>,
+        command: AgentCommand,
+    ) -> Result<Outcome, EngineError> {
+        self.check_accepting()?;
+        for _ in 0..MAX_ATTEMPTS {
+            if let Some(replayed) = self.replay(client).await? {
+                return Ok(replayed);
+            }
+            let row = self
+                .store
+                .agent(agent)
+                .await?
+                .ok_or(EngineError::NotFound("no such agent"))?;
+            let config = self.config.get().await?;
+            let policy = config.base_policy();
+            let now = self.now();
+            let events = decide_agent(&row.state, &command, now, &policy)?;
+            if events.is_empty() {
+                return Ok(Outcome::Done { seq: None });
+            }
+            let mut state = row.state.clone();
+            let mut numbered = Vec::with_capacity(events.len());
+            for e in events {
+                state.apply(&e, now);
+                numbered.push((state.log_seq, now, e));
+            }
+            let response = client.map(|c| ack_json(&c.id, None));
+            let mut commit = Commit {
+                now,
+                conversation: None,
+                agents: vec![AgentWrite {
+                    expected_version: row.version,
+                    deadline: agent_next_deadline(&state, &policy),
+                    state: state.clone(),
+                    events: numbered,
+                }],
+                command: client.zip(response).map(|(c, r)| record(c, r)),
+            };
+            match self.store.commit(&mut commit).await {
+                Ok(()) => {
+                    self.after_agent_change(&row.state, Arc::new(state));
+                    return Ok(Outcome::Done { seq: None });
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(EngineError::Busy)
+    }
+
+    /// Publishes an agent's new snapshot and starts what its change calls for.
+    fn after_agent_change(self: &Arc<Self>, before: &Agent, after: Arc<Agent>) {
+        let room_opened = after.can_take_offer() && !before.can_take_offer();
+        let agent = after.id;
+        self.hub.publish(Topic::Agent(agent), Item::Agent(after));
+        if room_opened {
+            self.route_agent(agent);
+        }
+        self.timer_wake.notify_one();
+    }
+}
+
+pub(crate) fn ack_json(id: &str, seq: Option<u64>) -> String {
+    crate::wire::ServerFrame::Ack {
+        id: id.to_string(),
+        seq,
+    }
+    .to_json()
+}
+
+fn record(c: &ClientId, response: String) -> CommandRecord {
+    CommandRecord {
+        scope: c.scope.clone(),
+        client_id: c.id.clone(),
+        fingerprint: c.fingerprint.clone(),
+        response,
+    }
+}

@@ -1,0 +1,93 @@
+//! Routing: offer the longest-waiting chat of a queue to its best available agent, at once
+//! when something changes (a chat is queued, an agent gets room), never on a polling
+//! interval. Passes over one queue are coalesced on this node; across nodes the store
+//! settles who gets what.
+
+use super::*;
+use switchboard_core::decide::ConversationCommand;
+
+/// Enough candidates that a few lost races do not end a pass early.
+const CANDIDATES: u32 = 8;
+
+impl Engine {
+    /// Starts a routing pass over a queue (or asks the running one to go again).
+    pub fn route_queue(self: &Arc<Self>, queue: QueueId) {
+        {
+            let mut running = self.routing.lock().unwrap();
+            if let Some(again) = running.get_mut(&queue) {
+                *again = true;
+                return;
+            }
+            running.insert(queue, false);
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = engine.route_pass(queue).await {
+                    tracing::warn!(%queue, error = %e, "routing pass failed");
+                }
+                let mut running = engine.routing.lock().unwrap();
+                match running.get_mut(&queue) {
+                    Some(again) if *again => *again = false,
+                    _ => {
+                        running.remove(&queue);
+                        break;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Routes every queue an agent serves (the agent got room or became Available).
+    pub fn route_agent(self: &Arc<Self>, agent: AgentId) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            match engine.store.queues_of_agent(agent).await {
+                Ok(queues) => queues.into_iter().for_each(|q| engine.route_queue(q)),
+                Err(e) => tracing::warn!(%agent, error = %e, "cannot read the agent's queues"),
+            }
+        });
+    }
+
+    /// Offers waiting chats of `queue` until none waits or no agent can take one.
+    async fn route_pass(self: &Arc<Self>, queue: QueueId) -> Result<(), EngineError> {
+        if !self.is_accepting() {
+            return Ok(());
+        }
+        // Bounded, so that a pathological case cannot spin forever.
+        for _ in 0..10_000 {
+            let Some(chat) = self.store.next_waiting(&[queue]).await? else {
+                return Ok(());
+            };
+            let candidates = self.store.candidate_agents(queue, CANDIDATES).await?;
+            if candidates.is_empty() {
+                return Ok(());
+            }
+            let mut offered = false;
+            let mut chat_gone = false;
+            for agent in candidates {
+                match self
+                    .conversation_command(chat, None, None, ConversationCommand::Offer { agent })
+                    .await
+                {
+                    Ok(_) => {
+                        offered = true;
+                        break;
+                    }
+                    // The chat is no longer waiting (taken, abandoned): look at the line again.
+                    Err(EngineError::Domain(DomainError::WrongConversationState)) => {
+                        chat_gone = true;
+                        break;
+                    }
+                    // This agent cannot take it any more: try the next.
+                    Err(EngineError::Domain(_)) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            if !offered && !chat_gone {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,177 @@
+//! A customer starts a chat through an asset.
+
+use super::*;
+use crate::auth;
+use std::collections::BTreeMap;
+use switchboard_core::config::Asset;
+use switchboard_core::decide::{next_deadline, start};
+use switchboard_store::ConversationWrite;
+
+/// What the widget sends to start a chat.
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Free pre-chat fields.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    /// The page the chat started from.
+    #[serde(default)]
+    pub page_url: Option<String>,
+    /// Started from a proactive invitation.
+    #[serde(default)]
+    pub proactive: bool,
+    /// A token signed by the website with the asset's secret (see docs/protocol.md).
+    #[serde(default)]
+    pub identity_token: Option<String>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Started {
+    pub conversation_id: ConversationId,
+    /// The customer's token for this conversation: shown once, stored only as a hash.
+    pub token: String,
+}
+
+fn clean(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, EngineError> {
+    let Some(v) = value else { return Ok(None) };
+    let v = v.trim().to_string();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if v.chars().count() > max || v.chars().any(char::is_control) {
+        return Err(EngineError::Invalid(format!(
+            "{field} must be at most {max} characters, without control characters"
+        )));
+    }
+    Ok(Some(v))
+}
+
+impl Engine {
+    pub async fn start_conversation(
+        self: &Arc<Self>,
+        asset_id: AssetId,
+        req: StartRequest,
+    ) -> Result<Started, EngineError> {
+        self.check_accepting()?;
+        let config = self.config.get().await?;
+        let asset: &Asset = config
+            .assets
+            .get(&asset_id)
+            .ok_or(EngineError::NotFound("no such asset (or it was deleted)"))?;
+        let queue = config
+            .queues
+            .get(&asset.queue_id)
+            .ok_or(EngineError::NotFound("the asset's queue does not exist"))?;
+        let now = self.now();
+
+        let mut customer = CustomerInfo {
+            name: clean("name", req.name, 100)?,
+            email: clean("email", req.email, 200)?,
+            phone: clean("phone", req.phone, 40)?,
+            ..Default::default()
+        };
+        if req.fields.len() > 20 {
+            return Err(EngineError::Invalid("at most 20 pre-chat fields".into()));
+        }
+        for (k, v) in req.fields {
+            if k.is_empty() || k.len() > 64 || k.starts_with("system.") {
+                return Err(EngineError::Invalid(format!(
+                    "bad pre-chat field name: {k:?}"
+                )));
+            }
+            if let Some(v) = clean(&k, Some(v), 500)? {
+                customer.fields.insert(k, v);
+            }
+        }
+        for field in asset.prechat_fields.iter().filter(|f| f.required) {
+            let given = match field.key.as_str() {
+                "name" => customer.name.is_some(),
+                "email" => customer.email.is_some(),
+                "phone" => customer.phone.is_some(),
+                key => customer.fields.contains_key(key),
+            };
+            if !given {
+                return Err(EngineError::Invalid(format!(
+                    "the pre-chat field {:?} is required",
+                    field.key
+                )));
+            }
+        }
+        if let Some(token) = req.identity_token {
+            let claims = auth::verify_identity(&token, &asset.secret, now.0 / 1000)
+                .map_err(|e| EngineError::Invalid(format!("identity token refused: {e:?}")))?;
+            customer.identity = Some(claims.sub);
+            if customer.name.is_none() {
+                customer.name = clean("name", claims.name, 100)?;
+            }
+            if customer.email.is_none() {
+                customer.email = clean("email", claims.email, 200)?;
+            }
+        }
+
+        // The conversation's variables: pre-chat answers, and the system's own.
+        let mut variables: BTreeMap<String, String> = customer.fields.clone();
+        variables.insert("system.asset".into(), asset.name.clone());
+        variables.insert("system.queue".into(), queue.name.clone());
+        variables.insert("system.contact_start".into(), crate::rfc3339(now));
+        if let Some(page) = clean("page_url", req.page_url, 2000)? {
+            variables.insert("system.page_url".into(), page);
+        }
+        for (k, v) in [
+            ("name", &customer.name),
+            ("email", &customer.email),
+            ("phone", &customer.phone),
+        ] {
+            if let Some(v) = v {
+                variables.insert(format!("customer.{k}"), v.clone());
+            }
+        }
+
+        let cid = ConversationId::new();
+        let events = start(
+            asset.id,
+            &asset.name,
+            queue.id,
+            &queue.name,
+            queue.priority,
+            customer,
+            variables,
+            req.proactive,
+            now,
+        );
+        let mut state = Conversation::started(cid, &events[0], queue.id, now)
+            .expect("start() begins with Started");
+        let mut numbered = vec![(1, now, events[0].clone())];
+        for e in &events[1..] {
+            state.apply(e, now);
+            numbered.push((state.head_seq, now, e.clone()));
+        }
+        let token = auth::new_token("sbc_");
+        let policy = config.policy_for(queue.id, asset.id);
+        let mut commit = Commit {
+            now,
+            conversation: Some(ConversationWrite {
+                expected_head: None,
+                deadline: next_deadline(&state, &policy),
+                state: state.clone(),
+                events: numbered.clone(),
+                token_hash: Some(auth::token_hash(&token)),
+            }),
+            agents: vec![],
+            command: None,
+        };
+        self.store.commit(&mut commit).await?;
+        let empty = state.clone();
+        self.publish_conversation(&empty, &Arc::new(state), numbered);
+        Ok(Started {
+            conversation_id: cid,
+            token,
+        })
+    }
+}

@@ -1,0 +1,277 @@
+//! The REST side of the gateway: sign-in, lists for the desktop, a conversation's history,
+//! starting a chat, administration, health.
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+
+use crate::engine::{SharedEngine, StartRequest, Started};
+use crate::wire::AgentView;
+use auth::Authed;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use error::ApiError;
+use serde::{Deserialize, Serialize};
+use switchboard_core::config::*;
+use switchboard_core::decide::AgentCommand;
+use switchboard_core::*;
+use switchboard_store::CatalogKind;
+
+/// Sessions last this long.
+const SESSION_DAYS: i64 = 7;
+
+pub fn routes() -> Router<SharedEngine> {
+    Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/api/openapi.json", get(crate::openapi::document))
+        .route("/api/v1/sessions", post(sign_in))
+        .route("/api/v1/sessions/current", delete(sign_out))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/idle-codes", get(idle_codes))
+        .route("/api/v1/wrapup-reasons", get(wrapup_reasons))
+        .route("/api/v1/templates", get(templates))
+        .route("/api/v1/queues", get(queues))
+        .route("/api/v1/conversations/{id}/events", get(history))
+        .route("/api/v1/assets/{id}/widget", get(widget))
+        .route("/api/v1/assets/{id}/conversations", post(start))
+        .route("/api/v1/ws/agent", get(crate::ws::agent::upgrade))
+        .route("/api/v1/ws/customer", get(crate::ws::customer::upgrade))
+        .nest("/api/v1/admin", admin::routes())
+}
+
+async fn readyz(State(engine): State<SharedEngine>) -> impl IntoResponse {
+    if !engine.is_accepting() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    match engine.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unreachable"),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Serialize)]
+pub struct SessionCreated {
+    pub token: String,
+    pub expires_at: String,
+    pub account: Account,
+}
+
+async fn sign_in(
+    State(engine): State<SharedEngine>,
+    Json(req): Json<SignIn>,
+) -> Result<(StatusCode, Json<SessionCreated>), ApiError> {
+    let refused = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_credentials",
+            "the email or the password is wrong",
+        )
+    };
+    let found = engine.store.credentials(&req.email).await?;
+    let (account, hash) = match found {
+        Some(f) => f,
+        None => return Err(refused()),
+    };
+    let password = req.password;
+    let ok = tokio::task::spawn_blocking(move || crate::auth::verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        return Err(refused());
+    }
+    engine
+        .agent_command(account.id, None, AgentCommand::SignIn)
+        .await?;
+    let token = crate::auth::new_token("sbs_");
+    let now = engine.now();
+    let expires = now + Millis(SESSION_DAYS * 24 * 3600 * 1000);
+    engine
+        .store
+        .create_session(&crate::auth::token_hash(&token), account.id, now, expires)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SessionCreated {
+            token,
+            expires_at: crate::rfc3339(expires),
+            account,
+        }),
+    ))
+}
+
+/// Signs out: refused while the agent has chats open or wrap-ups pending.
+async fn sign_out(State(engine): State<SharedEngine>, who: Authed) -> Result<StatusCode, ApiError> {
+    engine
+        .agent_command(who.account.id, None, AgentCommand::SignOut)
+        .await?;
+    engine.store.delete_session(&who.token_hash).await?;
+    engine.hub.publish(
+        crate::hub::Topic::Agent(who.account.id),
+        crate::hub::Item::Close("signed out"),
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+pub struct Me {
+    pub account: Account,
+    pub agent: AgentView,
+}
+
+async fn me(State(engine): State<SharedEngine>, who: Authed) -> Result<Json<Me>, ApiError> {
+    let row = engine
+        .store
+        .agent(who.account.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("agent"))?;
+    Ok(Json(Me {
+        account: who.account,
+        agent: AgentView::of(&row.state),
+    }))
+}
+
+async fn idle_codes(
+    State(engine): State<SharedEngine>,
+    _who: Authed,
+) -> Result<Json<Vec<IdleCode>>, ApiError> {
+    Ok(Json(engine.store.entries(CatalogKind::IdleCode).await?))
+}
+
+async fn wrapup_reasons(
+    State(engine): State<SharedEngine>,
+    _who: Authed,
+) -> Result<Json<Vec<WrapUpReason>>, ApiError> {
+    Ok(Json(engine.store.entries(CatalogKind::WrapUpReason).await?))
+}
+
+async fn templates(
+    State(engine): State<SharedEngine>,
+    _who: Authed,
+) -> Result<Json<Vec<Template>>, ApiError> {
+    Ok(Json(engine.store.entries(CatalogKind::Template).await?))
+}
+
+#[derive(Serialize)]
+pub struct QueueSummary {
+    pub id: QueueId,
+    pub name: String,
+}
+
+async fn queues(
+    State(engine): State<SharedEngine>,
+    _who: Authed,
+) -> Result<Json<Vec<QueueSummary>>, ApiError> {
+    let queues: Vec<Queue> = engine.store.entries(CatalogKind::Queue).await?;
+    Ok(Json(
+        queues
+            .into_iter()
+            .map(|q| QueueSummary {
+                id: q.id,
+                name: q.name,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    #[serde(default)]
+    pub after: u64,
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Serialize)]
+pub struct HistoryEvent {
+    pub seq: u64,
+    pub at: i64,
+    pub event: ConversationEvent,
+}
+
+/// A conversation's log, for an agent who has been in it, or a supervisor.
+async fn history(
+    State(engine): State<SharedEngine>,
+    who: Authed,
+    Path(id): Path<ConversationId>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<Vec<HistoryEvent>>, ApiError> {
+    let c = engine
+        .store
+        .conversation(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    let allowed = c.ever_agents.contains(&who.account.id)
+        || c.loaded_agents().contains(&who.account.id)
+        || who.require(Role::Supervisor).is_ok();
+    if !allowed {
+        return Err(ApiError::not_found("conversation"));
+    }
+    let limit = q.limit.unwrap_or(500).clamp(1, 1000);
+    let events = engine.store.events_after(id, q.after, limit).await?;
+    Ok(Json(
+        events
+            .into_iter()
+            .map(|e| HistoryEvent {
+                seq: e.seq,
+                at: e.at.0,
+                event: e.event,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Serialize)]
+pub struct WidgetConfig {
+    pub asset_id: AssetId,
+    pub name: String,
+    pub title: String,
+    pub greeting: String,
+    pub prechat_fields: Vec<PrechatField>,
+}
+
+async fn widget(
+    State(engine): State<SharedEngine>,
+    Path(id): Path<AssetId>,
+) -> Result<Json<WidgetConfig>, ApiError> {
+    let config = engine.config.get().await?;
+    let a = config
+        .assets
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("asset"))?;
+    Ok(Json(WidgetConfig {
+        asset_id: a.id,
+        name: a.name.clone(),
+        title: a.title.clone(),
+        greeting: a.greeting.clone(),
+        prechat_fields: a.prechat_fields.clone(),
+    }))
+}
+
+async fn start(
+    State(engine): State<SharedEngine>,
+    Path(id): Path<AssetId>,
+    body: Result<Json<StartRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Started>), ApiError> {
+    let Json(req) = body.map_err(|e| ApiError::invalid(e.body_text()))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(engine.start_conversation(id, req).await?),
+    ))
+}
+
+/// The root page: where things are (the desktop app comes with its own issue).
+pub async fn index() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("index.html"))
+}

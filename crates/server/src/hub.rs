@@ -1,0 +1,180 @@
+//! Fan-out from committed events to the connections that show them. One mailbox per
+//! connection; topics name who cares (an agent, a conversation's customer, a queue's line).
+//! A mailbox that is full is marked lagged rather than blocking the publisher: its
+//! connection then resyncs from the log, so nothing is dropped silently.
+
+use crate::wire::{EventFrame, ServerFrame};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use switchboard_core::*;
+use tokio::sync::{mpsc, Notify};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Topic {
+    Agent(AgentId),
+    Customer(ConversationId),
+    Line(QueueId),
+}
+
+/// A conversation event after commit, serialised once per audience.
+pub struct PublishedEvent {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub event: ConversationEvent,
+    /// The conversation after this commit.
+    pub conversation: Arc<Conversation>,
+    pub agent_frame: Arc<str>,
+    /// None when the customer may not see it.
+    pub customer_frame: Option<Arc<str>>,
+}
+
+impl PublishedEvent {
+    pub fn new(
+        seq: u64,
+        at: Timestamp,
+        event: ConversationEvent,
+        conversation: Arc<Conversation>,
+    ) -> Self {
+        let frame = |e: &ConversationEvent| -> Arc<str> {
+            serde_json::to_string(&EventFrame {
+                kind: "event",
+                conversation_id: conversation.id,
+                seq,
+                at: at.0,
+                event: e,
+            })
+            .expect("events always serialise")
+            .into()
+        };
+        let agent_frame = frame(&event);
+        let customer_frame = (event.audience() == Audience::Everyone).then(|| frame(&event));
+        PublishedEvent {
+            seq,
+            at,
+            event,
+            conversation,
+            agent_frame,
+            customer_frame,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub enum Item {
+    Event(Arc<PublishedEvent>),
+    /// An agent's snapshot after a change of its own (presence, capacity, connections).
+    Agent(Arc<Agent>),
+    Typing {
+        conversation_id: ConversationId,
+        from_customer: bool,
+        frame: Arc<str>,
+    },
+    /// Someone joined or left a queue's line: positions may have changed.
+    LineChanged(QueueId),
+    /// Close the connection (the server is stopping, or the session ended).
+    Close(&'static str),
+}
+
+pub struct Mailbox {
+    pub id: u64,
+    tx: mpsc::Sender<Item>,
+    lagged: AtomicBool,
+    pub wake: Notify,
+}
+
+impl Mailbox {
+    /// Takes the lagged flag (true once after a dropped item).
+    pub fn take_lagged(&self) -> bool {
+        self.lagged.swap(false, Ordering::AcqRel)
+    }
+}
+
+/// Items a connection may have waiting before it counts as lagging.
+const MAILBOX_DEPTH: usize = 256;
+
+#[derive(Default)]
+pub struct Hub {
+    topics: Mutex<HashMap<Topic, Vec<Arc<Mailbox>>>>,
+    next_id: AtomicU64,
+    all: Mutex<HashMap<u64, Arc<Mailbox>>>,
+}
+
+impl Hub {
+    pub fn mailbox(&self) -> (Arc<Mailbox>, mpsc::Receiver<Item>) {
+        let (tx, rx) = mpsc::channel(MAILBOX_DEPTH);
+        let mailbox = Arc::new(Mailbox {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            tx,
+            lagged: AtomicBool::new(false),
+            wake: Notify::new(),
+        });
+        self.all.lock().unwrap().insert(mailbox.id, mailbox.clone());
+        (mailbox, rx)
+    }
+
+    pub fn subscribe(&self, topic: Topic, mailbox: &Arc<Mailbox>) {
+        let mut topics = self.topics.lock().unwrap();
+        let list = topics.entry(topic).or_default();
+        if !list.iter().any(|m| m.id == mailbox.id) {
+            list.push(mailbox.clone());
+        }
+    }
+
+    pub fn unsubscribe(&self, topic: Topic, mailbox: &Mailbox) {
+        let mut topics = self.topics.lock().unwrap();
+        if let Some(list) = topics.get_mut(&topic) {
+            list.retain(|m| m.id != mailbox.id);
+            if list.is_empty() {
+                topics.remove(&topic);
+            }
+        }
+    }
+
+    /// Forgets a mailbox everywhere (its connection closed).
+    pub fn remove(&self, mailbox: &Mailbox, topics: &[Topic]) {
+        for t in topics {
+            self.unsubscribe(*t, mailbox);
+        }
+        self.all.lock().unwrap().remove(&mailbox.id);
+    }
+
+    pub fn publish(&self, topic: Topic, item: Item) {
+        let targets: Vec<Arc<Mailbox>> = match self.topics.lock().unwrap().get(&topic) {
+            Some(list) => list.clone(),
+            None => return,
+        };
+        for m in targets {
+            deliver(&m, item.clone());
+        }
+    }
+
+    /// Sends to every connection (shutdown).
+    pub fn broadcast(&self, item: Item) {
+        let all: Vec<Arc<Mailbox>> = self.all.lock().unwrap().values().cloned().collect();
+        for m in all {
+            deliver(&m, item.clone());
+        }
+    }
+
+    pub fn connections(&self) -> usize {
+        self.all.lock().unwrap().len()
+    }
+}
+
+fn deliver(m: &Mailbox, item: Item) {
+    if m.tx.try_send(item).is_err() {
+        m.lagged.store(true, Ordering::Release);
+        m.wake.notify_one();
+    }
+}
+
+/// A frame for a typing indicator, serialised once.
+pub fn typing_frame(conversation_id: ConversationId, from: &str) -> Arc<str> {
+    ServerFrame::Typing {
+        conversation_id,
+        from: from.to_string(),
+    }
+    .to_json()
+    .into()
+}

@@ -1,0 +1,683 @@
+//! An agent desktop's socket: a snapshot on open, then the agent's state, offers and every
+//! event of its chats, in order, with no gap and no repeat.
+
+use super::*;
+use crate::engine::SharedEngine;
+use crate::http::auth::account_for_token;
+use crate::hub::{typing_frame, Item, PublishedEvent, Topic};
+use crate::wire::*;
+use axum::extract::State;
+use axum::response::Response;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use switchboard_core::config::Account;
+use switchboard_core::decide::{AgentCommand, ConversationCommand};
+use switchboard_core::text::{fill_template, MessageText};
+use switchboard_core::*;
+
+const KNOWN: &[&str] = &[
+    "hello",
+    "set_presence",
+    "accept",
+    "send",
+    "send_template",
+    "typing",
+    "end",
+    "wrap_up",
+    "sync",
+    "sign_out",
+    "ping",
+];
+
+pub async fn upgrade(State(engine): State<SharedEngine>, ws: WebSocketUpgrade) -> Response {
+    configure(ws).on_upgrade(move |socket| async move {
+        let mut socket = Socket::new(socket);
+        let Some(hello) = read_hello(&mut socket).await else {
+            return;
+        };
+        let (token, resume) = match parse_frame::<AgentCommandFrame>(hello) {
+            Ok(AgentCommandFrame::Hello { token, resume }) => (token, resume),
+            Ok(_) => return,
+            Err(e) => {
+                socket.send_error(None, "invalid_command", e).await;
+                socket.close(CLOSE_HELLO, "bad hello").await;
+                return;
+            }
+        };
+        let Ok(Some((account, token_hash))) = account_for_token(&engine, &token).await else {
+            socket
+                .send_error(
+                    None,
+                    "unauthorized",
+                    "the session token is unknown or expired",
+                )
+                .await;
+            socket.close(CLOSE_UNAUTHORIZED, "unauthorized").await;
+            return;
+        };
+        Session {
+            engine,
+            account,
+            token_hash,
+            cursors: HashMap::new(),
+            conversations: HashMap::new(),
+            connection_id: uuid::Uuid::now_v7().to_string(),
+        }
+        .run(socket, resume)
+        .await;
+    })
+}
+
+struct Session {
+    engine: SharedEngine,
+    account: Account,
+    token_hash: String,
+    /// Per chat the agent is in (or owes a wrap-up for): the last `seq` sent.
+    cursors: HashMap<ConversationId, u64>,
+    /// The latest snapshot seen of each of those chats.
+    conversations: HashMap<ConversationId, Arc<Conversation>>,
+    connection_id: String,
+}
+
+impl Session {
+    fn me(&self) -> AgentId {
+        self.account.id
+    }
+
+    async fn run(mut self, mut socket: Socket, resume: BTreeMap<ConversationId, u64>) {
+        let engine = self.engine.clone();
+        let (mailbox, mut rx) = engine.hub.mailbox();
+        let topic = Topic::Agent(self.me());
+        // Subscribe before reading the snapshot: what commits after the read arrives here,
+        // and what the cursors already cover is skipped.
+        engine.hub.subscribe(topic, &mailbox);
+        let opened = self.open(&mut socket, resume).await;
+        if opened {
+            let mut ping = tokio::time::interval(PING_EVERY);
+            ping.tick().await;
+            loop {
+                tokio::select! {
+                    message = socket.stream.next() => {
+                        match socket.accept(message, KNOWN).await {
+                            Incoming::Frame(v) => {
+                                if !self.command(&mut socket, v).await { break; }
+                            }
+                            Incoming::Handled => {}
+                            Incoming::Closed => break,
+                        }
+                    }
+                    item = rx.recv() => {
+                        let Some(item) = item else { break };
+                        if !self.item(&mut socket, item).await { break; }
+                    }
+                    _ = mailbox.wake.notified() => {
+                        if mailbox.take_lagged() && !self.resync(&mut socket).await { break; }
+                    }
+                    _ = ping.tick() => {
+                        if socket.last_heard.elapsed() > DEAD_AFTER {
+                            socket.close(CLOSE_GOING_AWAY, "no heartbeat").await;
+                            break;
+                        }
+                        if !socket.ping().await { break; }
+                    }
+                }
+            }
+        }
+        engine.hub.remove(&mailbox, &[topic]);
+        // Disconnects are recorded even while stopping: the next start must not think this
+        // desktop is still there.
+        let _ = engine.store.remove_connection(&self.connection_id).await;
+        let disconnect = AgentCommand::Disconnect {
+            connection_id: self.connection_id.clone(),
+        };
+        if engine.is_accepting() {
+            let _ = engine.agent_command(self.me(), None, disconnect).await;
+        }
+    }
+
+    /// Registers the connection and sends the snapshot and what the desktop missed.
+    async fn open(&mut self, socket: &mut Socket, resume: BTreeMap<ConversationId, u64>) -> bool {
+        let engine = self.engine.clone();
+        let me = self.me();
+        let now = engine.now();
+        if engine
+            .store
+            .add_connection(&self.connection_id, &engine.node_id, Some(me), None, now)
+            .await
+            .is_err()
+        {
+            socket.send_error(None, "store_unavailable", "retry").await;
+            return false;
+        }
+        let connect = AgentCommand::Connect {
+            connection_id: self.connection_id.clone(),
+        };
+        if let Err(e) = engine.agent_command(me, None, connect).await {
+            let (code, message) = engine_error_code(&e);
+            socket.send_error(None, code, message).await;
+            return false;
+        }
+        let Ok(Some(row)) = engine.store.agent(me).await else {
+            return false;
+        };
+        let agent = row.state;
+        let mut chats = Vec::new();
+        for cid in agent.chats.iter().chain(agent.wrapups.iter()) {
+            if let Ok(Some(c)) = engine.store.conversation(*cid).await {
+                chats.push(ChatView::of(&c, me));
+                self.cursors.insert(c.id, c.head_seq);
+                self.conversations.insert(c.id, Arc::new(c));
+            }
+        }
+        let offer = match &agent.offer {
+            Some(o) => self.offer_view(o.conversation_id).await,
+            None => None,
+        };
+        if !socket
+            .send(&ServerFrame::Snapshot {
+                agent: AgentView::of(&agent),
+                offer,
+                chats,
+            })
+            .await
+        {
+            return false;
+        }
+        // What each chat's log holds beyond what the desktop has.
+        let heads: Vec<(ConversationId, u64)> =
+            self.cursors.iter().map(|(c, h)| (*c, *h)).collect();
+        for (cid, head) in heads {
+            let from = resume.get(&cid).copied().unwrap_or(0).min(head);
+            if !self.send_range(socket, cid, from, head).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Sends events `from+1 ..= to` of a chat from the log.
+    async fn send_range(
+        &mut self,
+        socket: &mut Socket,
+        cid: ConversationId,
+        from: u64,
+        to: u64,
+    ) -> bool {
+        let mut after = from;
+        while after < to {
+            let Ok(events) = self.engine.store.events_after(cid, after, 500).await else {
+                return false;
+            };
+            if events.is_empty() {
+                break;
+            }
+            for e in events {
+                if e.seq > to {
+                    return true;
+                }
+                after = e.seq;
+                let frame = EventFrame {
+                    kind: "event",
+                    conversation_id: cid,
+                    seq: e.seq,
+                    at: e.at.0,
+                    event: &e.event,
+                };
+                let text = serde_json::to_string(&frame).expect("events serialise");
+                if !socket.send_text(&text).await {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// The mailbox overflowed: fetch from the log whatever may have been dropped.
+    async fn resync(&mut self, socket: &mut Socket) -> bool {
+        let cids: Vec<ConversationId> = self.cursors.keys().copied().collect();
+        for cid in cids {
+            let Ok(Some(c)) = self.engine.store.conversation(cid).await else {
+                continue;
+            };
+            let cursor = self.cursors[&cid];
+            if !self.send_range(socket, cid, cursor, c.head_seq).await {
+                return false;
+            }
+            self.cursors.insert(cid, c.head_seq);
+            self.conversations.insert(cid, Arc::new(c));
+        }
+        if let Ok(Some(row)) = self.engine.store.agent(self.me()).await {
+            let offer = match &row.state.offer {
+                Some(o) => self.offer_view(o.conversation_id).await,
+                None => None,
+            };
+            if let Some(offer) = offer {
+                socket.send(&ServerFrame::Offer { offer }).await;
+            }
+            return socket
+                .send(&ServerFrame::Presence {
+                    agent: AgentView::of(&row.state),
+                })
+                .await;
+        }
+        true
+    }
+
+    async fn offer_view(&self, cid: ConversationId) -> Option<OfferView> {
+        let c = self.engine.store.conversation(cid).await.ok()??;
+        let Status::Offered { agent_id, deadline } = c.status else {
+            return None;
+        };
+        if agent_id != self.me() {
+            return None;
+        }
+        let log = self.engine.store.events_after(cid, 0, 1000).await.ok()?;
+        let offered_at = log
+            .iter()
+            .rev()
+            .find(|e| matches!(e.event, ConversationEvent::Offered { .. }))
+            .map(|e| e.at.0)
+            .unwrap_or(deadline.0);
+        let messages = log
+            .into_iter()
+            .filter_map(|e| match e.event {
+                ConversationEvent::Message { sender, text, .. } => Some(MessageView {
+                    seq: e.seq,
+                    at: e.at.0,
+                    sender,
+                    text,
+                }),
+                _ => None,
+            })
+            .collect();
+        Some(OfferView {
+            conversation_id: cid,
+            customer_name: customer_label(&c.customer),
+            customer: c.customer.clone(),
+            queue_id: c.queue_id,
+            queue_name: c.queue_name.clone(),
+            agent_name: self.account.name.clone(),
+            offered_at,
+            arrived_at: c.arrived_at.0,
+            deadline: deadline.0,
+            proactive: c.proactive,
+            variables: c.variables.clone(),
+            messages,
+        })
+    }
+
+    /// Something was published for this agent.
+    async fn item(&mut self, socket: &mut Socket, item: Item) -> bool {
+        match item {
+            Item::Event(pe) => self.event(socket, &pe).await,
+            Item::Agent(agent) => {
+                socket
+                    .send(&ServerFrame::Presence {
+                        agent: AgentView::of(&agent),
+                    })
+                    .await
+            }
+            Item::Typing {
+                conversation_id,
+                from_customer,
+                frame,
+            } => {
+                if from_customer && self.cursors.contains_key(&conversation_id) {
+                    socket.send_text(&frame).await
+                } else {
+                    true
+                }
+            }
+            Item::LineChanged(_) => true,
+            Item::Close(reason) => {
+                socket.close(CLOSE_GOING_AWAY, reason).await;
+                false
+            }
+        }
+    }
+
+    async fn event(&mut self, socket: &mut Socket, pe: &PublishedEvent) -> bool {
+        let me = self.me();
+        let cid = pe.conversation.id;
+        if let Some(&cursor) = self.cursors.get(&cid) {
+            if pe.seq <= cursor {
+                return true;
+            }
+            if pe.seq > cursor + 1 && !self.send_range(socket, cid, cursor, pe.seq - 1).await {
+                return false;
+            }
+            if !socket.send_text(&pe.agent_frame).await {
+                return false;
+            }
+            self.cursors.insert(cid, pe.seq);
+            self.conversations.insert(cid, pe.conversation.clone());
+            // Done with it once the agent's own wrap-up is in.
+            if matches!(&pe.event, ConversationEvent::WrappedUp { agent_id, .. } if *agent_id == me)
+            {
+                self.cursors.remove(&cid);
+                self.conversations.remove(&cid);
+            }
+            return true;
+        }
+        match &pe.event {
+            ConversationEvent::Accepted { agent_id, .. } if *agent_id == me => {
+                // Accepting opens the chat: its whole history, then live events.
+                if !self.send_range(socket, cid, 0, pe.seq).await {
+                    return false;
+                }
+                self.cursors.insert(cid, pe.seq);
+                self.conversations.insert(cid, pe.conversation.clone());
+                true
+            }
+            ConversationEvent::Offered { agent_id, .. } if *agent_id == me => {
+                match self.offer_view(cid).await {
+                    Some(offer) => socket.send(&ServerFrame::Offer { offer }).await,
+                    None => true,
+                }
+            }
+            ConversationEvent::OfferTimedOut { agent_id } if *agent_id == me => {
+                socket
+                    .send(&ServerFrame::OfferEnded {
+                        conversation_id: cid,
+                        reason: "timed_out".into(),
+                    })
+                    .await
+            }
+            ConversationEvent::OfferWithdrawn { agent_id, .. } if *agent_id == me => {
+                socket
+                    .send(&ServerFrame::OfferEnded {
+                        conversation_id: cid,
+                        reason: "withdrawn".into(),
+                    })
+                    .await
+            }
+            _ => true,
+        }
+    }
+
+    /// Runs one command; false when the socket should close.
+    async fn command(&mut self, socket: &mut Socket, value: serde_json::Value) -> bool {
+        let frame = match parse_frame::<AgentCommandFrame>(value.clone()) {
+            Ok(f) => f,
+            Err(e) => {
+                let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
+                return socket.send_error(id, "invalid_command", e).await;
+            }
+        };
+        let engine = self.engine.clone();
+        let me = self.me();
+        let scope = format!("agent:{me}");
+        use AgentCommandFrame as F;
+        match frame {
+            F::Hello { .. } => {
+                socket
+                    .send_error(None, "already_said_hello", "hello comes once, first")
+                    .await
+            }
+            F::Ping => socket.send(&ServerFrame::Pong).await,
+            F::SetPresence {
+                id,
+                presence,
+                idle_code_id,
+            } => {
+                let client = client_id(scope, &id, &value);
+                let presence = match (presence.as_str(), idle_code_id) {
+                    ("available", None) => Presence::Available,
+                    ("idle", Some(code)) => {
+                        let config = match engine.config.get().await {
+                            Ok(c) => c,
+                            Err(e) => return socket.answer(&id, Err(e.into())).await,
+                        };
+                        let Some(c) = config.idle_codes.get(&code) else {
+                            return socket
+                                .send_error(
+                                    Some(id),
+                                    "unknown_idle_code",
+                                    "there is no such idle code",
+                                )
+                                .await;
+                        };
+                        Presence::Idle {
+                            code_id: Some(c.id),
+                            code_name: Some(c.name.clone()),
+                        }
+                    }
+                    ("idle", None) => {
+                        return socket
+                            .send_error(
+                                Some(id),
+                                "idle_code_required",
+                                "going Idle needs an idle_code_id",
+                            )
+                            .await
+                    }
+                    _ => {
+                        return socket
+                            .send_error(
+                                Some(id),
+                                "invalid_command",
+                                "presence is \"available\" or \"idle\" (with idle_code_id)",
+                            )
+                            .await
+                    }
+                };
+                let r = engine
+                    .agent_command(me, Some(&client), AgentCommand::SetPresence(presence))
+                    .await;
+                socket.answer(&id, r).await
+            }
+            F::Accept {
+                id,
+                conversation_id,
+            } => {
+                let client = client_id(scope, &id, &value);
+                let r = engine
+                    .conversation_command(
+                        conversation_id,
+                        Some(me),
+                        Some(&client),
+                        ConversationCommand::Accept { agent: me },
+                    )
+                    .await;
+                socket.answer(&id, r).await
+            }
+            F::Send {
+                id,
+                conversation_id,
+                text,
+            } => {
+                let text = match MessageText::parse_agent(&text) {
+                    Ok(t) => t,
+                    Err(e) => return socket.answer(&id, Err(e.into())).await,
+                };
+                let client = client_id(scope, &id, &value);
+                let r = engine
+                    .conversation_command(
+                        conversation_id,
+                        Some(me),
+                        Some(&client),
+                        ConversationCommand::AgentSend {
+                            agent: me,
+                            text,
+                            template: None,
+                        },
+                    )
+                    .await;
+                socket.answer(&id, r).await
+            }
+            F::SendTemplate {
+                id,
+                conversation_id,
+                template,
+            } => {
+                let client = client_id(scope, &id, &value);
+                let text = match self.fill(conversation_id, &template).await {
+                    Ok(t) => t,
+                    Err((code, message)) => {
+                        return socket.send_error(Some(id), code, message).await
+                    }
+                };
+                let r = engine
+                    .conversation_command(
+                        conversation_id,
+                        Some(me),
+                        Some(&client),
+                        ConversationCommand::AgentSend {
+                            agent: me,
+                            text,
+                            template: Some(template),
+                        },
+                    )
+                    .await;
+                socket.answer(&id, r).await
+            }
+            F::Typing { conversation_id } => {
+                if let Some(c) = self.conversations.get(&conversation_id) {
+                    if matches!(c.status, Status::Active { .. }) && c.agents.contains(&me) {
+                        engine.hub.publish(
+                            Topic::Customer(conversation_id),
+                            Item::Typing {
+                                conversation_id,
+                                from_customer: false,
+                                frame: typing_frame(conversation_id, &self.account.name),
+                            },
+                        );
+                    }
+                }
+                true
+            }
+            F::End {
+                id,
+                conversation_id,
+            } => {
+                let client = client_id(scope, &id, &value);
+                let r = engine
+                    .conversation_command(
+                        conversation_id,
+                        Some(me),
+                        Some(&client),
+                        ConversationCommand::End { agent: me },
+                    )
+                    .await;
+                socket.answer(&id, r).await
+            }
+            F::WrapUp {
+                id,
+                conversation_id,
+                reason_id,
+            } => {
+                let client = client_id(scope, &id, &value);
+                let config = match engine.config.get().await {
+                    Ok(c) => c,
+                    Err(e) => return socket.answer(&id, Err(e.into())).await,
+                };
+                let Some(reason) = config.wrapup_reasons.get(&reason_id) else {
+                    return socket
+                        .send_error(
+                            Some(id),
+                            "unknown_wrapup_reason",
+                            "there is no such wrap-up reason",
+                        )
+                        .await;
+                };
+                let r = engine
+                    .conversation_command(
+                        conversation_id,
+                        Some(me),
+                        Some(&client),
+                        ConversationCommand::WrapUp {
+                            agent: me,
+                            reason_id,
+                            reason_name: reason.name.clone(),
+                        },
+                    )
+                    .await;
+                socket.answer(&id, r).await
+            }
+            F::Sync {
+                id,
+                conversation_id,
+                after_seq,
+            } => {
+                let c = match engine.store.conversation(conversation_id).await {
+                    Ok(Some(c))
+                        if c.ever_agents.contains(&me) || c.loaded_agents().contains(&me) =>
+                    {
+                        c
+                    }
+                    Ok(_) => {
+                        return socket
+                            .send_error(
+                                Some(id),
+                                "not_in_conversation",
+                                "you are not in this conversation",
+                            )
+                            .await
+                    }
+                    Err(e) => return socket.answer(&id, Err(e.into())).await,
+                };
+                let upto = self
+                    .cursors
+                    .get(&conversation_id)
+                    .copied()
+                    .unwrap_or(c.head_seq);
+                if !self
+                    .send_range(socket, conversation_id, after_seq, upto)
+                    .await
+                {
+                    return false;
+                }
+                socket
+                    .answer(&id, Ok(crate::engine::Outcome::Done { seq: Some(upto) }))
+                    .await
+            }
+            F::SignOut { id } => {
+                let client = client_id(scope, &id, &value);
+                let r = engine
+                    .agent_command(me, Some(&client), AgentCommand::SignOut)
+                    .await;
+                let ok = r.is_ok();
+                socket.answer(&id, r).await;
+                if ok {
+                    let _ = engine.store.delete_session(&self.token_hash).await;
+                    socket.close(CLOSE_GOING_AWAY, "signed out").await;
+                    return false;
+                }
+                true
+            }
+        }
+    }
+
+    /// A template's text with its parameters filled for this conversation.
+    async fn fill(
+        &self,
+        cid: ConversationId,
+        name: &str,
+    ) -> Result<MessageText, (&'static str, String)> {
+        let config = self
+            .engine
+            .config
+            .get()
+            .await
+            .map_err(|_| ("store_unavailable", "retry".to_string()))?;
+        let template = config.templates.get(name).ok_or((
+            "unknown_template",
+            format!("there is no template named {name:?}"),
+        ))?;
+        let c = self
+            .engine
+            .store
+            .conversation(cid)
+            .await
+            .map_err(|_| ("store_unavailable", "retry".to_string()))?
+            .ok_or((
+                "conversation_not_found",
+                "there is no such conversation".to_string(),
+            ))?;
+        let mut values = c.variables.clone();
+        values.insert("customer_name".into(), customer_label(&c.customer));
+        values.insert("agent_name".into(), self.account.name.clone());
+        values.insert("queue_name".into(), c.queue_name.clone());
+        fill_template(&template.body, &values).map_err(|e| (e.code(), e.to_string()))
+    }
+}

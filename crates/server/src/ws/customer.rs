@@ -1,0 +1,314 @@
+//! A customer widget's socket: its chat's events for the customer's eyes (never offers, RONAs
+//! or wrap-ups), resumable from the last `seq`, and its place in line while it waits.
+
+use super::*;
+use crate::auth::token_hash;
+use crate::engine::SharedEngine;
+use crate::hub::{typing_frame, Item, Topic};
+use crate::wire::*;
+use axum::extract::State;
+use axum::response::Response;
+use std::sync::Arc;
+use switchboard_core::decide::ConversationCommand;
+use switchboard_core::text::MessageText;
+use switchboard_core::*;
+
+const KNOWN: &[&str] = &["hello", "send", "typing", "end", "ping"];
+/// The customer is told their position again at most this often.
+const POSITION_EVERY: Duration = Duration::from_secs(5);
+
+pub async fn upgrade(State(engine): State<SharedEngine>, ws: WebSocketUpgrade) -> Response {
+    configure(ws).on_upgrade(move |socket| async move {
+        let mut socket = Socket::new(socket);
+        let Some(hello) = read_hello(&mut socket).await else {
+            return;
+        };
+        let (token, last_seq) = match parse_frame::<CustomerCommandFrame>(hello) {
+            Ok(CustomerCommandFrame::Hello { token, last_seq }) => (token, last_seq),
+            Ok(_) => return,
+            Err(e) => {
+                socket.send_error(None, "invalid_command", e).await;
+                socket.close(CLOSE_HELLO, "bad hello").await;
+                return;
+            }
+        };
+        let found = if token.starts_with("sbc_") {
+            engine
+                .store
+                .conversation_by_token(&token_hash(&token))
+                .await
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
+        let Some(cid) = found else {
+            socket
+                .send_error(None, "unauthorized", "the conversation token is unknown")
+                .await;
+            socket.close(CLOSE_UNAUTHORIZED, "unauthorized").await;
+            return;
+        };
+        run(engine, socket, cid, last_seq).await;
+    })
+}
+
+struct Line {
+    queue: QueueId,
+    last_sent: Option<u64>,
+    sent_at: Instant,
+    dirty: bool,
+}
+
+async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last_seq: u64) {
+    let connection_id = uuid::Uuid::now_v7().to_string();
+    let (mailbox, mut rx) = engine.hub.mailbox();
+    engine.hub.subscribe(Topic::Customer(cid), &mailbox);
+    let now = engine.now();
+    let registered = engine
+        .store
+        .add_connection(
+            &connection_id,
+            &engine.node_id,
+            None,
+            Some(cid.to_string()),
+            now,
+        )
+        .await
+        .is_ok();
+    let connected = engine
+        .conversation_command(
+            cid,
+            None,
+            None,
+            ConversationCommand::CustomerConnected {
+                connection_id: connection_id.clone(),
+            },
+        )
+        .await;
+    let conversation = match engine.store.conversation(cid).await {
+        Ok(Some(c)) if registered => c,
+        _ => {
+            socket.send_error(None, "store_unavailable", "retry").await;
+            engine.hub.remove(&mailbox, &[Topic::Customer(cid)]);
+            return;
+        }
+    };
+    // A finished chat still opens (the widget shows its transcript), but is not "connected".
+    let _ = connected;
+    let mut line = Line {
+        queue: conversation.queue_id,
+        last_sent: None,
+        sent_at: Instant::now() - POSITION_EVERY,
+        dirty: false,
+    };
+    engine.hub.subscribe(Topic::Line(line.queue), &mailbox);
+    let position = if conversation.is_queued() {
+        engine.store.position_in_line(&conversation).await.ok()
+    } else {
+        None
+    };
+    line.last_sent = position;
+    let mut latest = Arc::new(conversation);
+    let mut cursor = latest.head_seq;
+    let mut ok = socket
+        .send(&ServerFrame::Welcome {
+            conversation_id: cid,
+            status: latest.status.name().into(),
+            head_seq: latest.head_seq,
+            position,
+        })
+        .await
+        && send_range(&engine, &mut socket, cid, last_seq.min(cursor), cursor).await;
+
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    while ok {
+        let position_due = line.dirty && latest.is_queued();
+        let wait = line.sent_at + POSITION_EVERY;
+        tokio::select! {
+            message = socket.stream.next() => {
+                ok = match socket.accept(message, KNOWN).await {
+                    Incoming::Frame(v) => command(&engine, &mut socket, cid, &latest, v).await,
+                    Incoming::Handled => true,
+                    Incoming::Closed => false,
+                };
+            }
+            item = rx.recv() => {
+                let Some(item) = item else { break };
+                match item {
+                    Item::Event(pe) => {
+                        if pe.seq > cursor {
+                            ok = if pe.seq == cursor + 1 {
+                                match &pe.customer_frame {
+                                    Some(frame) => socket.send_text(frame).await,
+                                    None => true,
+                                }
+                            } else {
+                                send_range(&engine, &mut socket, cid, cursor, pe.seq).await
+                            };
+                            cursor = pe.seq;
+                            latest = pe.conversation.clone();
+                            if latest.queue_id != line.queue {
+                                engine.hub.unsubscribe(Topic::Line(line.queue), &mailbox);
+                                line.queue = latest.queue_id;
+                                engine.hub.subscribe(Topic::Line(line.queue), &mailbox);
+                            }
+                            line.dirty = true;
+                        }
+                    }
+                    Item::LineChanged(_) => line.dirty = true,
+                    Item::Typing { from_customer: false, frame, .. } => ok = socket.send_text(&frame).await,
+                    Item::Typing { .. } | Item::Agent(_) => {}
+                    Item::Close(reason) => {
+                        socket.close(CLOSE_GOING_AWAY, reason).await;
+                        ok = false;
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(wait.into()), if position_due => {
+                line.dirty = false;
+                if let Ok(p) = engine.store.position_in_line(&latest).await {
+                    if line.last_sent != Some(p) {
+                        line.last_sent = Some(p);
+                        line.sent_at = Instant::now();
+                        ok = socket.send(&ServerFrame::Position { conversation_id: cid, position: p }).await;
+                    }
+                }
+            }
+            _ = mailbox.wake.notified() => {
+                if mailbox.take_lagged() {
+                    if let Ok(Some(c)) = engine.store.conversation(cid).await {
+                        ok = send_range(&engine, &mut socket, cid, cursor, c.head_seq).await;
+                        cursor = c.head_seq;
+                        latest = Arc::new(c);
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                if socket.last_heard.elapsed() > DEAD_AFTER {
+                    socket.close(CLOSE_GOING_AWAY, "no heartbeat").await;
+                    break;
+                }
+                ok = socket.ping().await;
+            }
+        }
+    }
+    engine
+        .hub
+        .remove(&mailbox, &[Topic::Customer(cid), Topic::Line(line.queue)]);
+    let _ = engine.store.remove_connection(&connection_id).await;
+    if engine.is_accepting() {
+        let _ = engine
+            .conversation_command(
+                cid,
+                None,
+                None,
+                ConversationCommand::CustomerDisconnected { connection_id },
+            )
+            .await;
+    }
+}
+
+/// Sends the customer-visible events `from+1 ..= to` from the log.
+async fn send_range(
+    engine: &SharedEngine,
+    socket: &mut Socket,
+    cid: ConversationId,
+    from: u64,
+    to: u64,
+) -> bool {
+    let mut after = from;
+    while after < to {
+        let Ok(events) = engine.store.events_after(cid, after, 500).await else {
+            return false;
+        };
+        if events.is_empty() {
+            break;
+        }
+        for e in events {
+            if e.seq > to {
+                return true;
+            }
+            after = e.seq;
+            if e.event.audience() != Audience::Everyone {
+                continue;
+            }
+            let frame = EventFrame {
+                kind: "event",
+                conversation_id: cid,
+                seq: e.seq,
+                at: e.at.0,
+                event: &e.event,
+            };
+            if !socket
+                .send_text(&serde_json::to_string(&frame).expect("events serialise"))
+                .await
+            {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+async fn command(
+    engine: &SharedEngine,
+    socket: &mut Socket,
+    cid: ConversationId,
+    latest: &Conversation,
+    value: serde_json::Value,
+) -> bool {
+    let frame = match parse_frame::<CustomerCommandFrame>(value.clone()) {
+        Ok(f) => f,
+        Err(e) => {
+            let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
+            return socket.send_error(id, "invalid_command", e).await;
+        }
+    };
+    let scope = format!("customer:{cid}");
+    match frame {
+        CustomerCommandFrame::Hello { .. } => {
+            socket
+                .send_error(None, "already_said_hello", "hello comes once, first")
+                .await
+        }
+        CustomerCommandFrame::Ping => socket.send(&ServerFrame::Pong).await,
+        CustomerCommandFrame::Typing => {
+            if let Status::Active { .. } = latest.status {
+                let item = Item::Typing {
+                    conversation_id: cid,
+                    from_customer: true,
+                    frame: typing_frame(cid, "customer"),
+                };
+                for agent in &latest.agents {
+                    engine.hub.publish(Topic::Agent(*agent), item.clone());
+                }
+            }
+            true
+        }
+        CustomerCommandFrame::Send { id, text } => {
+            let text = match MessageText::parse(&text) {
+                Ok(t) => t,
+                Err(e) => return socket.answer(&id, Err(e.into())).await,
+            };
+            let client = client_id(scope, &id, &value);
+            let r = engine
+                .conversation_command(
+                    cid,
+                    None,
+                    Some(&client),
+                    ConversationCommand::CustomerSend { text },
+                )
+                .await;
+            socket.answer(&id, r).await
+        }
+        CustomerCommandFrame::End { id } => {
+            let client = client_id(scope, &id, &value);
+            let r = engine
+                .conversation_command(cid, None, Some(&client), ConversationCommand::CustomerEnd)
+                .await;
+            socket.answer(&id, r).await
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! The WebSocket side of the gateway: one socket per agent desktop (its state and all its
+//! chats) and one per customer widget (its chat). Shared here: reading and limiting client
+//! frames, heartbeats, and sending.
+
+pub mod agent;
+pub mod customer;
+
+use crate::engine::{ClientId, EngineError, Outcome};
+use crate::http::error::engine_error_code;
+use crate::wire::{ServerFrame, MAX_FRAME_BYTES, MAX_ID_CHARS};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use serde::de::DeserializeOwned;
+use std::time::{Duration, Instant};
+
+/// How long a new socket has to send `hello`.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// The server pings this often; a socket silent for `DEAD_AFTER` is closed.
+pub const PING_EVERY: Duration = Duration::from_secs(20);
+pub const DEAD_AFTER: Duration = Duration::from_secs(60);
+/// Commands per second a connection may send (a bucket of `RATE_BURST`).
+pub const RATE_PER_SEC: f64 = 20.0;
+pub const RATE_BURST: f64 = 40.0;
+/// Refused commands in a row after which the connection is closed.
+pub const RATE_STRIKES: u32 = 100;
+/// The transport's own limit: beyond it the socket is closed (1009).
+pub const MAX_TRANSPORT_BYTES: usize = 1024 * 1024;
+
+/// Close codes we use (4000–4999 are the application's).
+pub const CLOSE_POLICY: u16 = 1008;
+pub const CLOSE_UNAUTHORIZED: u16 = 4401;
+pub const CLOSE_HELLO: u16 = 4400;
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+
+/// A WebSocket upgrade with buffers sized for an idle chat, not for bulk transfer.
+pub fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.max_message_size(MAX_TRANSPORT_BYTES)
+        .max_frame_size(MAX_TRANSPORT_BYTES)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+}
+
+pub struct Socket {
+    sink: SplitSink<WebSocket, Message>,
+    pub stream: SplitStream<WebSocket>,
+    pub last_heard: Instant,
+    tokens: f64,
+    refill_at: Instant,
+    strikes: u32,
+}
+
+/// What came in from the client.
+pub enum Incoming {
+    /// A text frame, parsed as JSON with its `type` (already checked to be known).
+    Frame(serde_json::Value),
+    /// Answered already (an error frame was sent); keep going.
+    Handled,
+    /// The client closed, or the socket broke.
+    Closed,
+}
+
+impl Socket {
+    pub fn new(ws: WebSocket) -> Self {
+        let (sink, stream) = ws.split();
+        Socket {
+            sink,
+            stream,
+            last_heard: Instant::now(),
+            tokens: RATE_BURST,
+            refill_at: Instant::now(),
+            strikes: 0,
+        }
+    }
+
+    pub async fn send_text(&mut self, text: &str) -> bool {
+        self.sink
+            .send(Message::Text(Utf8Bytes::from(text)))
+            .await
+            .is_ok()
+    }
+
+    pub async fn send(&mut self, frame: &ServerFrame) -> bool {
+        self.send_text(&frame.to_json()).await
+    }
+
+    pub async fn send_error(
+        &mut self,
+        id: Option<String>,
+        code: &str,
+        message: impl Into<String>,
+    ) -> bool {
+        self.send(&ServerFrame::error(id, code, message)).await
+    }
+
+    pub async fn ping(&mut self) -> bool {
+        self.sink
+            .send(Message::Ping(Default::default()))
+            .await
+            .is_ok()
+    }
+
+    pub async fn close(&mut self, code: u16, reason: &str) {
+        let _ = self
+            .sink
+            .send(Message::Close(Some(CloseFrame {
+                code,
+                reason: Utf8Bytes::from(reason),
+            })))
+            .await;
+        let _ = self.sink.close().await;
+    }
+
+    /// Turns one received message into a frame to act on, answering what is wrong with it.
+    /// `known` lists the frame types this socket accepts.
+    pub async fn accept(
+        &mut self,
+        message: Option<Result<Message, axum::Error>>,
+        known: &[&str],
+    ) -> Incoming {
+        let text = match message {
+            None | Some(Err(_)) => return Incoming::Closed,
+            Some(Ok(Message::Close(_))) => return Incoming::Closed,
+            Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) => {
+                self.last_heard = Instant::now();
+                return Incoming::Handled;
+            }
+            Some(Ok(Message::Binary(_))) => {
+                self.last_heard = Instant::now();
+                self.send_error(None, "binary_not_supported", "frames are JSON text")
+                    .await;
+                return Incoming::Handled;
+            }
+            Some(Ok(Message::Text(t))) => t,
+        };
+        self.last_heard = Instant::now();
+        if !self.take_token() {
+            self.strikes += 1;
+            if self.strikes >= RATE_STRIKES {
+                self.close(CLOSE_POLICY, "too many commands").await;
+                return Incoming::Closed;
+            }
+            self.send_error(
+                None,
+                "rate_limited",
+                format!("at most {RATE_PER_SEC} commands a second; this one was not run"),
+            )
+            .await;
+            return Incoming::Handled;
+        }
+        self.strikes = 0;
+        if text.len() > MAX_FRAME_BYTES {
+            self.send_error(
+                None,
+                "frame_too_large",
+                format!("a frame may have at most {MAX_FRAME_BYTES} bytes"),
+            )
+            .await;
+            return Incoming::Handled;
+        }
+        let value: serde_json::Value = match serde_json::from_str(text.as_str()) {
+            Ok(v) => v,
+            Err(e) => {
+                self.send_error(None, "malformed", format!("not JSON: {e}"))
+                    .await;
+                return Incoming::Handled;
+            }
+        };
+        let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
+        match value.get("type").and_then(|t| t.as_str()) {
+            Some(t) if known.contains(&t) => {}
+            Some(t) => {
+                let t = t.chars().take(40).collect::<String>();
+                self.send_error(id, "unknown_type", format!("unknown frame type {t:?}"))
+                    .await;
+                return Incoming::Handled;
+            }
+            None => {
+                self.send_error(
+                    id,
+                    "malformed",
+                    "a frame is a JSON object with a string \"type\"",
+                )
+                .await;
+                return Incoming::Handled;
+            }
+        }
+        if let Some(id) = &id {
+            if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
+                self.send_error(
+                    None,
+                    "invalid_id",
+                    format!("\"id\" must be 1 to {MAX_ID_CHARS} characters"),
+                )
+                .await;
+                return Incoming::Handled;
+            }
+        }
+        Incoming::Frame(value)
+    }
+
+    fn take_token(&mut self) -> bool {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.refill_at).as_secs_f64();
+        self.refill_at = now;
+        self.tokens = (self.tokens + elapsed * RATE_PER_SEC).min(RATE_BURST);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Sends the answer to a command: its ack (first or replayed) or its error.
+    pub async fn answer(&mut self, id: &str, result: Result<Outcome, EngineError>) -> bool {
+        match result {
+            Ok(Outcome::Done { seq }) => {
+                self.send(&ServerFrame::Ack {
+                    id: id.to_string(),
+                    seq,
+                })
+                .await
+            }
+            Ok(Outcome::Replayed(response)) => self.send_text(&response).await,
+            Err(e) => {
+                let (code, message) = engine_error_code(&e);
+                self.send_error(Some(id.to_string()), code, message).await
+            }
+        }
+    }
+}
+
+/// Parses a frame already known by type into its command struct.
+pub fn parse_frame<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, String> {
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+/// The command's id, scoped to its sender, and a fingerprint of what it asks.
+pub fn client_id(scope: String, id: &str, frame: &serde_json::Value) -> ClientId {
+    let mut without_id = frame.clone();
+    if let Some(o) = without_id.as_object_mut() {
+        o.remove("id");
+    }
+    ClientId {
+        scope,
+        id: id.to_string(),
+        fingerprint: crate::auth::sha256_hex(without_id.to_string().as_bytes()),
+    }
+}
+
+/// Waits for the `hello` frame.
+pub async fn read_hello(socket: &mut Socket) -> Option<serde_json::Value> {
+    loop {
+        let next = tokio::time::timeout(HELLO_TIMEOUT, socket.stream.next()).await;
+        let Ok(message) = next else {
+            socket.close(CLOSE_HELLO, "no hello").await;
+            return None;
+        };
+        match socket.accept(message, &["hello", "ping"]).await {
+            Incoming::Frame(v) if v["type"] == "hello" => return Some(v),
+            Incoming::Frame(_) => {
+                socket.send(&ServerFrame::Pong).await;
+            }
+            Incoming::Handled => {}
+            Incoming::Closed => return None,
+        }
+    }
+}
