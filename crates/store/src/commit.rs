@@ -91,7 +91,7 @@ impl Store {
                 "UPDATE agents SET version = version + 1, state = $1, presence = $2, connected = $3,
                     has_offer = $4, load = $5, capacity = $6, open_chats = $7, free_since = $8,
                     deadline_at = $9
-                 WHERE id = $10 AND (version = $11 OR 1 = 1)",
+                 WHERE id = $10 AND version = $11",
             );
             let done = sqlx::query(&sql)
                 .bind(state)
