@@ -52,6 +52,24 @@ pub fn agent_text(s: &str) -> text::MessageText {
     text::MessageText::parse_agent(s).unwrap()
 }
 
+/// The agent an event names, if any.
+pub fn named_agent(event: &ConversationEvent) -> Option<AgentId> {
+    use ConversationEvent as E;
+    match event {
+        E::Offered { agent_id, .. }
+        | E::OfferTimedOut { agent_id }
+        | E::OfferWithdrawn { agent_id, .. }
+        | E::Accepted { agent_id, .. }
+        | E::AgentLeft { agent_id, .. }
+        | E::WrappedUp { agent_id, .. } => Some(*agent_id),
+        E::Message {
+            sender: Sender::Agent { agent_id, .. },
+            ..
+        } => Some(*agent_id),
+        _ => None,
+    }
+}
+
 pub struct World {
     pub now: Timestamp,
     pub policy: Policy,
@@ -118,7 +136,7 @@ impl World {
         self.agent_cmd(
             id,
             AgentCommand::Connect {
-                connection_id: "desk".into(),
+                connection_id: "desk-0".into(),
             },
         )
         .unwrap();
@@ -151,8 +169,7 @@ impl World {
         self.convs.insert(id, c);
         self.conv_logs
             .insert(id, vec![(events[0].clone(), self.now)]);
-        self.log
-            .push(Logged::Conv(id, events[0].clone(), self.now));
+        self.log.push(Logged::Conv(id, events[0].clone(), self.now));
         self.apply_conversation_events(id, &events[1..]);
         id
     }
@@ -163,7 +180,7 @@ impl World {
         self.cmd(
             id,
             ConversationCommand::CustomerConnected {
-                connection_id: "widget".into(),
+                connection_id: "widget-0".into(),
             },
         )
         .unwrap();
@@ -175,7 +192,13 @@ impl World {
         id: ConversationId,
         command: &ConversationCommand,
     ) -> Result<Decision, DomainError> {
-        decide::decide(&self.convs[&id], &self.agents, command, self.now, &self.policy)
+        decide::decide(
+            &self.convs[&id],
+            &self.agents,
+            command,
+            self.now,
+            &self.policy,
+        )
     }
 
     pub fn decide_agent(
@@ -219,11 +242,27 @@ impl World {
         let now = self.now;
         for event in events {
             let c = self.convs.get_mut(&id).expect("known conversation");
+            // The engine need only load the agents the conversation already involves and the
+            // one the event names: no other agent's snapshot may change.
+            let mut involved = c.loaded_agents();
+            involved.extend(named_agent(event));
             c.apply(event, now);
             for agent in self.agents.values_mut() {
-                agent.apply_conversation(id, event, now);
+                if involved.contains(&agent.id) {
+                    agent.apply_conversation(id, event, now);
+                } else {
+                    let before = agent.clone();
+                    agent.apply_conversation(id, event, now);
+                    assert_eq!(
+                        *agent, before,
+                        "{event:?} changed an agent the conversation did not involve"
+                    );
+                }
             }
-            self.conv_logs.get_mut(&id).unwrap().push((event.clone(), now));
+            self.conv_logs
+                .get_mut(&id)
+                .unwrap()
+                .push((event.clone(), now));
             self.log.push(Logged::Conv(id, event.clone(), now));
         }
     }
@@ -231,7 +270,10 @@ impl World {
     pub fn apply_agent_events(&mut self, id: AgentId, events: &[AgentEvent]) {
         let now = self.now;
         for event in events {
-            self.agents.get_mut(&id).expect("known agent").apply(event, now);
+            self.agents
+                .get_mut(&id)
+                .expect("known agent")
+                .apply(event, now);
             *self.agent_log_len.get_mut(&id).unwrap() += 1;
             self.log.push(Logged::Agent(id, event.clone(), now));
         }
@@ -327,7 +369,11 @@ impl World {
             ran = true;
         }
         let after = decide::agent_due(&self.agents[&id], self.now, &self.policy);
-        assert_eq!(after, decide::AgentDue::default(), "agent still due after its timers");
+        assert_eq!(
+            after,
+            decide::AgentDue::default(),
+            "agent still due after its timers"
+        );
         ran
     }
 
