@@ -3,6 +3,7 @@
 //! so tests can bind port 0.
 
 pub mod auth;
+pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod demo;

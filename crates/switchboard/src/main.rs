@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use settings::{Overrides, Settings};
 use std::sync::Arc;
+use switchboard_server::bus::Bus;
 use switchboard_server::clock::SystemClock;
 use switchboard_server::engine::Engine;
 use switchboard_store::Store;
@@ -65,6 +66,13 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     settings.init_logging();
     let store = open_store(&settings).await?;
     let engine = Engine::new(store.clone(), Arc::new(SystemClock));
+    if let Some(url) = &settings.nats_url {
+        let bus = Bus::connect(url, &settings.nats_prefix, &engine.node_id)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        engine.attach_bus(bus).await.map_err(anyhow::Error::msg)?;
+        tracing::info!(nats = %url, prefix = %settings.nats_prefix, "joined the cluster bus");
+    }
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;

@@ -18,6 +18,10 @@ pub struct Settings {
     pub log_format: String,
     /// A tracing filter, e.g. `info` or `switchboard_server=debug,info`.
     pub log_level: String,
+    /// NATS, for a cluster: nodes tell each other what they commit. None: a single node.
+    pub nats_url: Option<String>,
+    /// The subject prefix on NATS (nodes of one cluster share it).
+    pub nats_prefix: String,
 }
 
 impl Default for Settings {
@@ -28,6 +32,8 @@ impl Default for Settings {
             database_url: None,
             log_format: "text".into(),
             log_level: "info".into(),
+            nats_url: None,
+            nats_prefix: "switchboard".into(),
         }
     }
 }
@@ -55,6 +61,10 @@ pub struct Overrides {
     #[arg(long, value_parser = ["text", "json"])]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<String>,
+    /// NATS URL for a cluster, e.g. nats://127.0.0.1:4222.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats_url: Option<String>,
 }
 
 impl Settings {

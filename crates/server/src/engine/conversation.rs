@@ -2,7 +2,6 @@
 //! publish.
 
 use super::*;
-use crate::hub::PublishedEvent;
 use std::collections::BTreeMap;
 use switchboard_core::decide::{decide, next_deadline, ConversationCommand};
 use switchboard_store::ConversationWrite;
@@ -159,7 +158,8 @@ impl Engine {
     }
 
     /// Sends committed events to the customer and to every agent the conversation concerns
-    /// (before or after them), and wakes routing when the line changed.
+    /// (before or after them), on this node and the others, and wakes routing when the line
+    /// changed.
     pub(crate) fn publish_conversation(
         self: &Arc<Self>,
         before: &Conversation,
@@ -168,29 +168,25 @@ impl Engine {
     ) {
         let mut agents = before.loaded_agents();
         agents.extend(after.loaded_agents());
-        let mut line_changed = before.is_queued() != after.is_queued();
-        for (seq, at, event) in events {
-            if matches!(event, ConversationEvent::Queued { .. }) {
-                line_changed = true;
-            }
-            let item = Item::Event(Arc::new(PublishedEvent::new(seq, at, event, after.clone())));
-            self.hub.publish(Topic::Customer(after.id), item.clone());
-            for a in &agents {
-                self.hub.publish(Topic::Agent(*a), item.clone());
-            }
-        }
+        let agents: Vec<AgentId> = agents.into_iter().collect();
+        let line_changed = before.is_queued() != after.is_queued()
+            || events
+                .iter()
+                .any(|(_, _, e)| matches!(e, ConversationEvent::Queued { .. }));
+        let mut lines = Vec::new();
         if line_changed {
-            self.hub.publish(
-                Topic::Line(after.queue_id),
-                Item::LineChanged(after.queue_id),
-            );
+            lines.push(after.queue_id);
             if before.queue_id != after.queue_id {
-                self.hub.publish(
-                    Topic::Line(before.queue_id),
-                    Item::LineChanged(before.queue_id),
-                );
+                lines.push(before.queue_id);
             }
         }
+        self.tell_cluster(|| crate::bus::NoticeBody::Conversation {
+            conversation: (**after).clone(),
+            events: events.clone(),
+            agents: agents.clone(),
+            lines: lines.clone(),
+        });
+        crate::bus::deliver_conversation(&self.hub, after.clone(), events, &agents, &lines);
         if after.is_waiting() {
             self.route_queue(after.queue_id);
         }

@@ -10,12 +10,13 @@ mod timers;
 
 pub use start::{StartRequest, Started};
 
+use crate::bus::{Bus, NoticeBody, TopicName};
 use crate::clock::SharedClock;
 use crate::config::ConfigCache;
 use crate::hub::{Hub, Item, Topic};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use switchboard_core::decide::{agent_next_deadline, decide_agent, AgentCommand};
 use switchboard_core::*;
 use switchboard_store::{AgentWrite, CommandRecord, Commit, Store, StoreError};
@@ -71,6 +72,8 @@ pub struct Engine {
     accepting: AtomicBool,
     /// Queues with a routing pass running (true: run another when it ends).
     routing: Mutex<HashMap<QueueId, bool>>,
+    /// The other nodes, in a cluster.
+    bus: OnceLock<Bus>,
 }
 
 pub type SharedEngine = Arc<Engine>;
@@ -86,7 +89,57 @@ impl Engine {
             timer_wake: Notify::new(),
             accepting: AtomicBool::new(true),
             routing: Mutex::new(HashMap::new()),
+            bus: OnceLock::new(),
         })
+    }
+
+    /// Joins a cluster: what this node commits is told to the others, and theirs to this
+    /// node's connections.
+    pub async fn attach_bus(&self, bus: Bus) -> Result<(), String> {
+        bus.listen(self.hub.clone()).await?;
+        self.bus
+            .set(bus)
+            .map_err(|_| "the bus is attached already".to_string())
+    }
+
+    /// Tells the other nodes, if any.
+    pub(crate) fn tell_cluster(&self, body: impl FnOnce() -> NoticeBody) {
+        if let Some(bus) = self.bus.get() {
+            bus.publish(body());
+        }
+    }
+
+    /// A typing indicator for these topics, on every node.
+    pub fn publish_typing(
+        &self,
+        topics: Vec<TopicName>,
+        conversation_id: ConversationId,
+        from_customer: bool,
+        frame: Arc<str>,
+    ) {
+        let item = Item::Typing {
+            conversation_id,
+            from_customer,
+            frame: frame.clone(),
+        };
+        for t in &topics {
+            self.hub.publish((*t).into(), item.clone());
+        }
+        self.tell_cluster(|| NoticeBody::Typing {
+            topics,
+            conversation_id,
+            from_customer,
+            frame: frame.to_string(),
+        });
+    }
+
+    /// Closes an agent's desktop connections on every node.
+    pub fn close_agent(&self, agent: AgentId, reason: &'static str) {
+        self.hub.publish(Topic::Agent(agent), Item::Close(reason));
+        self.tell_cluster(|| NoticeBody::Close {
+            agent,
+            reason: reason.to_string(),
+        });
     }
 
     pub fn now(&self) -> Timestamp {
@@ -179,7 +232,11 @@ impl Engine {
     fn after_agent_change(self: &Arc<Self>, before: &Agent, after: Arc<Agent>) {
         let room_opened = after.can_take_offer() && !before.can_take_offer();
         let agent = after.id;
-        self.hub.publish(Topic::Agent(agent), Item::Agent(after));
+        self.hub
+            .publish(Topic::Agent(agent), Item::Agent(after.clone()));
+        self.tell_cluster(|| NoticeBody::Agent {
+            agent: (*after).clone(),
+        });
         if room_opened {
             self.route_agent(agent);
         }

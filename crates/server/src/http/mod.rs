@@ -117,10 +117,7 @@ async fn sign_out(State(engine): State<SharedEngine>, who: Authed) -> Result<Sta
         .agent_command(who.account.id, None, AgentCommand::SignOut)
         .await?;
     engine.store.delete_session(&who.token_hash).await?;
-    engine.hub.publish(
-        crate::hub::Topic::Agent(who.account.id),
-        crate::hub::Item::Close("signed out"),
-    );
+    engine.close_agent(who.account.id, "signed out");
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -2,6 +2,7 @@
 //! event of its chats, in order, with no gap and no repeat.
 
 use super::*;
+use crate::bus::TopicName;
 use crate::engine::SharedEngine;
 use crate::http::auth::account_for_token;
 use crate::hub::{typing_frame, Item, PublishedEvent, Topic};
@@ -534,13 +535,11 @@ impl Session {
             F::Typing { conversation_id } => {
                 if let Some(c) = self.conversations.get(&conversation_id) {
                     if matches!(c.status, Status::Active { .. }) && c.agents.contains(&me) {
-                        engine.hub.publish(
-                            Topic::Customer(conversation_id),
-                            Item::Typing {
-                                conversation_id,
-                                from_customer: false,
-                                frame: typing_frame(conversation_id, &self.account.name),
-                            },
+                        engine.publish_typing(
+                            vec![TopicName::Customer(conversation_id)],
+                            conversation_id,
+                            false,
+                            typing_frame(conversation_id, &self.account.name),
                         );
                     }
                 }

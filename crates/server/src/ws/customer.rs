@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::auth::token_hash;
+use crate::bus::TopicName;
 use crate::engine::SharedEngine;
 use crate::hub::{typing_frame, Item, Topic};
 use crate::wire::*;
@@ -276,14 +277,8 @@ async fn command(
         CustomerCommandFrame::Ping => socket.send(&ServerFrame::Pong).await,
         CustomerCommandFrame::Typing => {
             if let Status::Active { .. } = latest.status {
-                let item = Item::Typing {
-                    conversation_id: cid,
-                    from_customer: true,
-                    frame: typing_frame(cid, "customer"),
-                };
-                for agent in &latest.agents {
-                    engine.hub.publish(Topic::Agent(*agent), item.clone());
-                }
+                let topics = latest.agents.iter().map(|a| TopicName::Agent(*a)).collect();
+                engine.publish_typing(topics, cid, true, typing_frame(cid, "customer"));
             }
             true
         }

@@ -134,21 +134,6 @@ impl Socket {
             Some(Ok(Message::Text(t))) => t,
         };
         self.last_heard = Instant::now();
-        if !self.take_token() {
-            self.strikes += 1;
-            if self.strikes >= RATE_STRIKES {
-                self.close(CLOSE_POLICY, "too many commands").await;
-                return Incoming::Closed;
-            }
-            self.send_error(
-                None,
-                "rate_limited",
-                format!("at most {RATE_PER_SEC} commands a second; this one was not run"),
-            )
-            .await;
-            return Incoming::Handled;
-        }
-        self.strikes = 0;
         if text.len() > MAX_FRAME_BYTES {
             self.send_error(
                 None,
@@ -167,6 +152,16 @@ impl Socket {
             }
         };
         let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
+        if !self.take_token() {
+            self.strikes += 1;
+            if self.strikes >= RATE_STRIKES {
+                self.close(CLOSE_POLICY, "too many commands").await;
+                return Incoming::Closed;
+            }
+            self.send_error(id, "rate_limited", format!("at most {RATE_PER_SEC} commands a second; this one was not run: send it again later")).await;
+            return Incoming::Handled;
+        }
+        self.strikes = 0;
         match value.get("type").and_then(|t| t.as_str()) {
             Some(t) if known.contains(&t) => {}
             Some(t) => {
