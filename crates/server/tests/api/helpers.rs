@@ -17,6 +17,12 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// only a bound on a hung test).
 pub const PATIENCE: Duration = Duration::from_secs(15);
 
+pub const ANA: &str = "ana@demo.switchboard.test";
+pub const BEN: &str = "ben@demo.switchboard.test";
+pub const CHLOE: &str = "chloe@demo.switchboard.test";
+pub const DEV: &str = "dev@demo.switchboard.test";
+pub const ADMIN: &str = "admin@demo.switchboard.test";
+
 pub struct TestApp {
     pub base: String,
     pub ws: String,
@@ -67,6 +73,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// A server on the given database (seeding the demo set if it is empty).
 pub async fn spawn_app_on(url: &str) -> TestApp {
+    spawn_node(url, None).await
+}
+
+/// A node of a cluster: the given database, and NATS at `bus` (url, subject prefix).
+pub async fn spawn_node(url: &str, bus: Option<(&str, &str)>) -> TestApp {
     init_tracing();
     let store = Store::open(url).await.expect("store opens");
     let clock = ManualClock::new(switchboard_core::Timestamp(
@@ -76,6 +87,12 @@ pub async fn spawn_app_on(url: &str) -> TestApp {
             .as_millis() as i64,
     ));
     let engine = Engine::new(store, clock.clone());
+    if let Some((nats, prefix)) = bus {
+        let bus = switchboard_server::bus::Bus::connect(nats, prefix, &engine.node_id)
+            .await
+            .expect("NATS reachable");
+        engine.attach_bus(bus).await.expect("bus attaches");
+    }
     let demo = switchboard_server::demo::seed(&engine)
         .await
         .expect("demo seeds");
@@ -194,11 +211,49 @@ impl TestApp {
         agent
     }
 
+    /// Opens another desktop socket with a session token already signed in.
+    pub async fn reconnect(&self, token: &str) -> Agent {
+        let mut agent = Agent {
+            ws: Ws::connect(&format!("{}/api/v1/ws/agent", self.ws)).await,
+            token: token.to_string(),
+            id: String::new(),
+            snapshot: Value::Null,
+        };
+        agent.hello(json!({})).await;
+        agent
+    }
+
+    /// Sends a request with any method; the body is JSON when given.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
     /// Starts a chat on the demo asset: (conversation id, customer token).
     pub async fn start_chat(&self, body: Value) -> (String, String) {
+        self.start_chat_on(&self.asset_id, body).await
+    }
+
+    /// Starts a chat on the given asset: (conversation id, customer token).
+    pub async fn start_chat_on(&self, asset_id: &str, body: Value) -> (String, String) {
         let (status, started) = self
             .post(
-                &format!("/api/v1/assets/{}/conversations", self.asset_id),
+                &format!("/api/v1/assets/{asset_id}/conversations"),
                 None,
                 body,
             )
@@ -218,6 +273,69 @@ impl TestApp {
         Customer { ws, welcome }
     }
 
+    /// Polls a conversation's log (read with `token`, an admin's say) until `pred` holds
+    /// for it; returns the log's events. A wait for the server to get there, not a timing
+    /// claim: it fails only when the test's patience runs out.
+    pub async fn log_until(
+        &self,
+        token: &str,
+        cid: &str,
+        what: &str,
+        pred: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let (status, log) = self
+                .get(&format!("/api/v1/conversations/{cid}/events"), Some(token))
+                .await;
+            assert_eq!(status, 200, "log of {cid}: {log}");
+            let events = log.as_array().cloned().unwrap_or_default();
+            if pred(&events) {
+                return events;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "gave up waiting for {what}; log: {events:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until GET `path` with `token` answers `status`.
+    pub async fn get_until(&self, path: &str, token: &str, status: u16) -> Value {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let (s, body) = self.get(path, Some(token)).await;
+            if s == status {
+                return body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "gave up waiting for {path} to answer {status}; last {s} {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until the server has recorded that the agent has no connection left (its
+    /// socket was dropped). Only a point to synchronise on before moving the clock: the
+    /// server learns of a closed socket on its own time.
+    pub async fn wait_agent_disconnected(&self, agent_id: &str) {
+        let id: switchboard_core::AgentId = agent_id.parse().unwrap();
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let row = self.engine.store.agent(id).await.unwrap().unwrap();
+            if row.state.connections.is_empty() {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server never noticed that {agent_id}'s socket closed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Looks up a demo list entry's id by name (idle codes, wrap-up reasons).
     pub async fn id_of(&self, token: &str, list: &str, name: &str) -> String {
         let (_, items) = self.get(&format!("/api/v1/{list}"), Some(token)).await;
@@ -231,6 +349,13 @@ impl TestApp {
             .unwrap()
             .to_string()
     }
+}
+
+/// The types of a log's events, in order.
+pub fn kinds(log: &[Value]) -> Vec<String> {
+    log.iter()
+        .map(|e| e["event"]["type"].as_str().unwrap_or("").to_string())
+        .collect()
 }
 
 /// A JSON WebSocket client that keeps frames it has not been asked for yet.
@@ -318,10 +443,18 @@ impl Ws {
     }
 
     /// Sends a command with a fresh id and returns its answer (`ack` or `error`).
+    /// Sends a command with a fresh id and returns its answer; a `rate_limited` refusal is
+    /// sent again after a pause, as a client should.
     pub async fn command(&mut self, mut v: Value) -> Value {
         let id = self.fresh_id();
         v["id"] = json!(id);
-        self.command_with_id(v).await
+        loop {
+            let answer = self.command_with_id(v.clone()).await;
+            if answer["code"] != "rate_limited" {
+                return answer;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     pub async fn command_with_id(&mut self, v: Value) -> Value {
@@ -342,6 +475,12 @@ impl Ws {
                 && f["event"]["type"] == t.as_str()
         })
         .await
+    }
+
+    /// A ping answered by a pong: every frame the server sent before it is in the buffer.
+    pub async fn round_trip(&mut self) {
+        self.send(json!({"type": "ping"})).await;
+        self.expect_type("pong").await;
     }
 
     /// Waits until the server closes the socket; returns the close code.
@@ -405,6 +544,41 @@ impl Agent {
             .command(json!({"type": "send", "conversation_id": cid, "text": text}))
             .await
     }
+
+    pub async fn idle(&mut self, idle_code_id: &str) -> Value {
+        self.ws
+            .command(
+                json!({"type": "set_presence", "presence": "idle", "idle_code_id": idle_code_id}),
+            )
+            .await
+    }
+
+    pub async fn end(&mut self, cid: &str) -> Value {
+        self.ws
+            .command(json!({"type": "end", "conversation_id": cid}))
+            .await
+    }
+
+    pub async fn wrap_up(&mut self, cid: &str, reason_id: &str) -> Value {
+        self.ws
+            .command(json!({"type": "wrap_up", "conversation_id": cid, "reason_id": reason_id}))
+            .await
+    }
+
+    /// The next `presence` frame whose state is `state`.
+    pub async fn presence(&mut self, state: &str) -> Value {
+        let s = state.to_string();
+        self.ws
+            .wait_for(state, move |f| {
+                f["type"] == "presence" && f["agent"]["presence"]["state"] == s.as_str()
+            })
+            .await
+    }
+
+    /// Has an offer frame arrived (before whatever was last waited for)?
+    pub fn has_offer_buffered(&self) -> bool {
+        self.ws.buffer.iter().any(|f| f["type"] == "offer")
+    }
 }
 
 pub struct Customer {
@@ -415,5 +589,16 @@ pub struct Customer {
 impl Customer {
     pub async fn say(&mut self, text: &str) -> Value {
         self.ws.command(json!({"type": "send", "text": text})).await
+    }
+
+    pub async fn end(&mut self) -> Value {
+        self.ws.command(json!({"type": "end"})).await
+    }
+
+    /// The next `position` frame's position.
+    pub async fn position(&mut self) -> u64 {
+        self.ws.expect_type("position").await["position"]
+            .as_u64()
+            .unwrap()
     }
 }
