@@ -33,7 +33,7 @@ fn check_name(field: &'static str, name: &str, max: usize) -> Result<(), ConfigE
 }
 
 /// One field of an asset's pre-chat form.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct PrechatField {
     /// `name`, `email`, `phone`, or a free field's key.
     pub key: String,
@@ -43,7 +43,7 @@ pub struct PrechatField {
 }
 
 /// A chat entry point: one widget configuration for one website.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Asset {
     pub id: AssetId,
     pub name: String,
@@ -84,7 +84,7 @@ impl Asset {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Queue {
     pub id: QueueId,
     pub name: String,
@@ -120,19 +120,19 @@ impl Queue {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct IdleCode {
     pub id: IdleCodeId,
     pub name: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct WrapUpReason {
     pub id: WrapUpReasonId,
     pub name: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Template {
     pub id: TemplateId,
     pub name: String,
@@ -152,7 +152,7 @@ impl Template {
 }
 
 /// The desktop profile: one per installation for now.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct DesktopProfile {
     /// Mask customer sensitive data on every agent-facing surface.
     #[serde(default)]
@@ -220,7 +220,7 @@ impl DesktopProfile {
 }
 
 /// What an account may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Agent,
@@ -247,7 +247,7 @@ impl Role {
 }
 
 /// An agent's account, as administrators see it (never the password hash).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Account {
     pub id: AgentId,
     pub email: String,

@@ -9,24 +9,28 @@ use std::collections::BTreeMap;
 
 /// What a customer told us about themselves. Shown to agents, never trusted: only `identity`
 /// (from a token signed with the asset's secret) links chats into a customer's history.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct CustomerInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub phone: Option<String>,
     /// Free pre-chat fields, by the form's field name.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default)]
     pub fields: BTreeMap<String, String>,
     /// The verified identity (the `sub` of a signed identity token), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub identity: Option<String>,
 }
 
 /// Who wrote a message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Sender {
     Customer,
@@ -34,7 +38,7 @@ pub enum Sender {
 }
 
 /// Why a chat (re-)entered a queue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum QueueReason {
     /// A new chat.
@@ -48,7 +52,7 @@ pub enum QueueReason {
 }
 
 /// Why an offer was withdrawn without RONA.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum WithdrawReason {
     CustomerLeft,
@@ -56,7 +60,7 @@ pub enum WithdrawReason {
 }
 
 /// Why a chat was closed while agents were still in it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum CloseReason {
     /// The customer clicked End chat: "Customer has ended the conversation".
@@ -66,7 +70,7 @@ pub enum CloseReason {
 }
 
 /// Why a waiting chat left its queue without being answered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum AbandonReason {
     /// The customer ended the chat while it waited.
@@ -76,7 +80,7 @@ pub enum AbandonReason {
 }
 
 /// One step in a conversation's life.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ConversationEvent {
     Started {
@@ -116,6 +120,7 @@ pub enum ConversationEvent {
         sender: Sender,
         text: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         template: Option<String>,
     },
     /// A customer's connection opened (a tab, a reconnect).
@@ -202,15 +207,17 @@ impl ConversationEvent {
 }
 
 /// An agent's presence, as chosen by them or set by the system.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Presence {
     Available,
     /// Idle, with the idle code chosen (none right after signing in).
     Idle {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         code_id: Option<IdleCodeId>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         code_name: Option<String>,
     },
     /// Redirection on no answer: set by the system, left only by the agent's own change.
@@ -219,7 +226,7 @@ pub enum Presence {
 }
 
 /// Why an agent's presence changed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum PresenceReason {
     /// The agent's own choice (or sign-in / sign-out).

@@ -6,10 +6,21 @@ use std::ops::{Add, Sub};
 
 /// A point in time, in milliseconds since 1970-01-01T00:00:00Z.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    ts_rs::TS,
 )]
 #[serde(transparent)]
-pub struct Timestamp(pub i64);
+pub struct Timestamp(#[ts(type = "number")] pub i64);
 
 /// A span of time in milliseconds.
 #[derive(

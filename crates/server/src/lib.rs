@@ -11,6 +11,7 @@ pub mod engine;
 pub mod http;
 pub mod hub;
 pub mod openapi;
+pub mod typescript;
 pub mod wire;
 pub mod ws;
 

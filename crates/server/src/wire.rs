@@ -11,14 +11,16 @@ pub const MAX_FRAME_BYTES: usize = 16 * 1024;
 pub const MAX_ID_CHARS: usize = 100;
 
 /// Frames an agent's desktop sends.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ts_rs::TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(deny_unknown_fields)]
 pub enum AgentCommandFrame {
     /// First frame on the socket: the session token and, per conversation, the last `seq`
     /// the desktop has (missing: it has nothing; the server sends the whole history).
     Hello {
         token: String,
         #[serde(default)]
+        #[ts(type = "Record<string, number>")]
         resume: BTreeMap<ConversationId, u64>,
     },
     SetPresence {
@@ -26,6 +28,7 @@ pub enum AgentCommandFrame {
         /// `available` or `idle`.
         presence: String,
         #[serde(default)]
+        #[ts(optional)]
         idle_code_id: Option<IdleCodeId>,
     },
     Accept {
@@ -58,6 +61,7 @@ pub enum AgentCommandFrame {
     Sync {
         id: String,
         conversation_id: ConversationId,
+        #[ts(type = "number")]
         after_seq: u64,
     },
     SignOut {
@@ -67,13 +71,15 @@ pub enum AgentCommandFrame {
 }
 
 /// Frames a customer's widget sends.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ts_rs::TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(deny_unknown_fields)]
 pub enum CustomerCommandFrame {
     /// First frame: the conversation token and the last `seq` the widget has (0: none).
     Hello {
         token: String,
         #[serde(default)]
+        #[ts(type = "number")]
         last_seq: u64,
     },
     Send {
@@ -88,18 +94,20 @@ pub enum CustomerCommandFrame {
 }
 
 /// An event of a conversation, as an audience sees it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct EventFrame<'a> {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub conversation_id: ConversationId,
+    #[ts(type = "number")]
     pub seq: u64,
+    #[ts(type = "number")]
     pub at: i64,
     pub event: &'a ConversationEvent,
 }
 
 /// What the offer pop-over shows.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ts_rs::TS)]
 pub struct OfferView {
     pub conversation_id: ConversationId,
     pub customer_name: String,
@@ -108,10 +116,13 @@ pub struct OfferView {
     pub queue_name: String,
     pub agent_name: String,
     /// When the offer was made (the pop-over's date), ms since the epoch.
+    #[ts(type = "number")]
     pub offered_at: i64,
     /// When the chat arrived (the pop-over's timer counts from it).
+    #[ts(type = "number")]
     pub arrived_at: i64,
     /// When the offer runs out.
+    #[ts(type = "number")]
     pub deadline: i64,
     pub proactive: bool,
     pub variables: BTreeMap<String, String>,
@@ -119,37 +130,42 @@ pub struct OfferView {
     pub messages: Vec<MessageView>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ts_rs::TS)]
 pub struct MessageView {
+    #[ts(type = "number")]
     pub seq: u64,
+    #[ts(type = "number")]
     pub at: i64,
     pub sender: Sender,
     pub text: String,
 }
 
 /// A chat in the agent's snapshot.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ts_rs::TS)]
 pub struct ChatView {
     pub conversation_id: ConversationId,
     /// `active`, `closed` (nobody can send; End it), `ended` or ... (see protocol.md).
     pub status: String,
     /// The conversation's last `seq`.
+    #[ts(type = "number")]
     pub head_seq: u64,
     /// The agent owes a wrap-up for it.
     pub wrap_up_pending: bool,
     pub customer_name: String,
     pub customer: CustomerInfo,
     pub queue_name: String,
+    #[ts(type = "number")]
     pub arrived_at: i64,
     pub proactive: bool,
     pub variables: BTreeMap<String, String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ts_rs::TS)]
 pub struct AgentView {
     pub agent_id: AgentId,
     pub name: String,
     pub presence: Presence,
+    #[ts(type = "number")]
     pub presence_since: i64,
     /// Shown while the agent has chats open.
     pub engaged: bool,
@@ -197,7 +213,7 @@ impl ChatView {
 }
 
 /// Frames the server sends (to agents and customers).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// An agent's connection opens with this (after `hello`).
@@ -210,8 +226,10 @@ pub enum ServerFrame {
     Welcome {
         conversation_id: ConversationId,
         status: String,
+        #[ts(type = "number")]
         head_seq: u64,
         /// Chats ahead in line (0: next), while waiting.
+        #[ts(as = "Option<f64>")]
         position: Option<u64>,
     },
     Offer {
@@ -227,6 +245,7 @@ pub enum ServerFrame {
     },
     Position {
         conversation_id: ConversationId,
+        #[ts(type = "number")]
         position: u64,
     },
     Typing {
@@ -237,10 +256,12 @@ pub enum ServerFrame {
     Ack {
         id: String,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional, as = "Option<f64>")]
         seq: Option<u64>,
     },
     Error {
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         id: Option<String>,
         code: String,
         message: String,

@@ -38,15 +38,50 @@ impl Engine {
         });
     }
 
-    /// Routes every queue an agent serves (the agent got room or became Available).
+    /// Routes every queue an agent serves (the agent got room or became Available). The
+    /// agent is first offered the best chat waiting in any of its queues (higher priority
+    /// first, then the one waiting longest): passes over its queues run side by side, so
+    /// which of them came first must not decide what the agent gets.
     pub fn route_agent(self: &Arc<Self>, agent: AgentId) {
         let engine = self.clone();
         tokio::spawn(async move {
             match engine.store.queues_of_agent(agent).await {
-                Ok(queues) => queues.into_iter().for_each(|q| engine.route_queue(q)),
+                Ok(queues) => {
+                    if let Err(e) = engine.offer_best_to(agent, &queues).await {
+                        tracing::warn!(%agent, error = %e, "routing to an agent failed");
+                    }
+                    queues.into_iter().for_each(|q| engine.route_queue(q));
+                }
                 Err(e) => tracing::warn!(%agent, error = %e, "cannot read the agent's queues"),
             }
         });
+    }
+
+    /// Offers the agent the chat that comes first across `queues`, if it can take one.
+    async fn offer_best_to(
+        self: &Arc<Self>,
+        agent: AgentId,
+        queues: &[QueueId],
+    ) -> Result<(), EngineError> {
+        if !self.is_accepting() {
+            return Ok(());
+        }
+        for _ in 0..100 {
+            let Some(chat) = self.store.next_waiting(queues).await? else {
+                return Ok(());
+            };
+            match self
+                .conversation_command(chat, None, None, ConversationCommand::Offer { agent })
+                .await
+            {
+                // Taken or gone meanwhile: look at the line again.
+                Err(EngineError::Domain(DomainError::WrongConversationState)) => continue,
+                // Offered, or the agent cannot take one after all.
+                Ok(_) | Err(EngineError::Domain(_)) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Offers waiting chats of `queue` until none waits or no agent can take one.

@@ -8,30 +8,35 @@ use switchboard_core::decide::{next_deadline, start};
 use switchboard_store::ConversationWrite;
 
 /// What the widget sends to start a chat.
-#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct StartRequest {
     #[serde(default)]
+    #[ts(optional)]
     pub name: Option<String>,
     #[serde(default)]
+    #[ts(optional)]
     pub email: Option<String>,
     #[serde(default)]
+    #[ts(optional)]
     pub phone: Option<String>,
     /// Free pre-chat fields.
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
     /// The page the chat started from.
     #[serde(default)]
+    #[ts(optional)]
     pub page_url: Option<String>,
     /// Started from a proactive invitation.
     #[serde(default)]
     pub proactive: bool,
     /// A token signed by the website with the asset's secret (see docs/protocol.md).
     #[serde(default)]
+    #[ts(optional)]
     pub identity_token: Option<String>,
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, ts_rs::TS)]
 pub struct Started {
     pub conversation_id: ConversationId,
     /// The customer's token for this conversation: shown once, stored only as a hash.

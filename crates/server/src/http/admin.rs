@@ -256,30 +256,37 @@ async fn remove<T: Entry>(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct NewAgent {
     pub email: String,
     pub name: String,
     pub password: String,
     #[serde(default)]
+    #[ts(optional)]
     pub role: Option<Role>,
     #[serde(default)]
+    #[ts(optional)]
     pub capacity: Option<u32>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct AgentUpdate {
     #[serde(default)]
+    #[ts(optional)]
     pub email: Option<String>,
     #[serde(default)]
+    #[ts(optional)]
     pub name: Option<String>,
     #[serde(default)]
+    #[ts(optional)]
     pub password: Option<String>,
     #[serde(default)]
+    #[ts(optional)]
     pub role: Option<Role>,
     #[serde(default)]
+    #[ts(optional)]
     pub capacity: Option<u32>,
 }
 

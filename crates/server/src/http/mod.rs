@@ -54,14 +54,14 @@ async fn readyz(State(engine): State<SharedEngine>) -> impl IntoResponse {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
     pub email: String,
     pub password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct SessionCreated {
     pub token: String,
     pub expires_at: String,
@@ -121,7 +121,7 @@ async fn sign_out(State(engine): State<SharedEngine>, who: Authed) -> Result<Sta
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct Me {
     pub account: Account,
     pub agent: AgentView,
@@ -160,7 +160,7 @@ async fn templates(
     Ok(Json(engine.store.entries(CatalogKind::Template).await?))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct QueueSummary {
     pub id: QueueId,
     pub name: String,
@@ -190,9 +190,11 @@ pub struct HistoryQuery {
     pub limit: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct HistoryEvent {
+    #[ts(type = "number")]
     pub seq: u64,
+    #[ts(type = "number")]
     pub at: i64,
     pub event: ConversationEvent,
 }
@@ -229,7 +231,7 @@ async fn history(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct WidgetConfig {
     pub asset_id: AssetId,
     pub name: String,
