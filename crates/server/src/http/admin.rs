@@ -2,10 +2,10 @@
 //! wrap-up reasons, templates and the desktop profile.
 
 use super::auth::Authed;
-use super::error::ApiError;
+use super::error::{ApiError, ApiJson, ApiPath};
 use crate::auth::{hash_password, new_token};
 use crate::engine::SharedEngine;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -133,7 +133,7 @@ async fn list<T: Entry>(
 async fn read<T: Entry>(
     State(engine): State<SharedEngine>,
     who: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<T>, ApiError> {
     who.require(Role::Administrator)?;
     engine
@@ -202,7 +202,7 @@ async fn save<T: Entry>(engine: &SharedEngine, entry: &T) -> Result<(), ApiError
 async fn create<T: Entry>(
     State(engine): State<SharedEngine>,
     who: Authed,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<T>), ApiError> {
     who.require(Role::Administrator)?;
     let entry: T = parse_entry(body, uuid::Uuid::now_v7().to_string())?;
@@ -213,8 +213,8 @@ async fn create<T: Entry>(
 async fn replace<T: Entry>(
     State(engine): State<SharedEngine>,
     who: Authed,
-    Path(id): Path<String>,
-    Json(body): Json<Value>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<T>, ApiError> {
     who.require(Role::Administrator)?;
     let existing: Value = engine
@@ -239,7 +239,7 @@ async fn replace<T: Entry>(
 async fn remove<T: Entry>(
     State(engine): State<SharedEngine>,
     who: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     who.require(Role::Administrator)?;
     let now = engine.now();
@@ -342,7 +342,7 @@ async fn list_agents(
 async fn read_agent(
     State(engine): State<SharedEngine>,
     who: Authed,
-    Path(id): Path<AgentId>,
+    ApiPath(id): ApiPath<AgentId>,
 ) -> Result<Json<Account>, ApiError> {
     who.require(Role::Administrator)?;
     engine
@@ -356,7 +356,7 @@ async fn read_agent(
 async fn create_agent(
     State(engine): State<SharedEngine>,
     who: Authed,
-    Json(new): Json<NewAgent>,
+    ApiJson(new): ApiJson<NewAgent>,
 ) -> Result<(StatusCode, Json<Account>), ApiError> {
     who.require(Role::Administrator)?;
     Ok((
@@ -368,8 +368,8 @@ async fn create_agent(
 async fn update_agent(
     State(engine): State<SharedEngine>,
     who: Authed,
-    Path(id): Path<AgentId>,
-    Json(update): Json<AgentUpdate>,
+    ApiPath(id): ApiPath<AgentId>,
+    ApiJson(update): ApiJson<AgentUpdate>,
 ) -> Result<Json<Account>, ApiError> {
     who.require(Role::Administrator)?;
     let mut account = engine
@@ -419,7 +419,7 @@ async fn read_profile(
 async fn write_profile(
     State(engine): State<SharedEngine>,
     who: Authed,
-    Json(profile): Json<DesktopProfile>,
+    ApiJson(profile): ApiJson<DesktopProfile>,
 ) -> Result<Json<DesktopProfile>, ApiError> {
     who.require(Role::Administrator)?;
     profile.validate()?;

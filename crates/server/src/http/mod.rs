@@ -8,12 +8,12 @@ pub mod error;
 use crate::engine::{SharedEngine, StartRequest, Started};
 use crate::wire::AgentView;
 use auth::Authed;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use error::ApiError;
+use error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use serde::{Deserialize, Serialize};
 use switchboard_core::config::*;
 use switchboard_core::decide::AgentCommand;
@@ -42,6 +42,13 @@ pub fn routes() -> Router<SharedEngine> {
         .route("/api/v1/ws/agent", get(crate::ws::agent::upgrade))
         .route("/api/v1/ws/customer", get(crate::ws::customer::upgrade))
         .nest("/api/v1/admin", admin::routes())
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such endpoint (see /api/openapi.json)",
+            )
+        })
 }
 
 async fn readyz(State(engine): State<SharedEngine>) -> impl IntoResponse {
@@ -70,7 +77,7 @@ pub struct SessionCreated {
 
 async fn sign_in(
     State(engine): State<SharedEngine>,
-    Json(req): Json<SignIn>,
+    ApiJson(req): ApiJson<SignIn>,
 ) -> Result<(StatusCode, Json<SessionCreated>), ApiError> {
     let refused = || {
         ApiError::new(
@@ -203,8 +210,8 @@ pub struct HistoryEvent {
 async fn history(
     State(engine): State<SharedEngine>,
     who: Authed,
-    Path(id): Path<ConversationId>,
-    Query(q): Query<HistoryQuery>,
+    ApiPath(id): ApiPath<ConversationId>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Json<Vec<HistoryEvent>>, ApiError> {
     let c = engine
         .store
@@ -242,7 +249,7 @@ pub struct WidgetConfig {
 
 async fn widget(
     State(engine): State<SharedEngine>,
-    Path(id): Path<AssetId>,
+    ApiPath(id): ApiPath<AssetId>,
 ) -> Result<Json<WidgetConfig>, ApiError> {
     let config = engine.config.get().await?;
     let a = config
@@ -260,10 +267,9 @@ async fn widget(
 
 async fn start(
     State(engine): State<SharedEngine>,
-    Path(id): Path<AssetId>,
-    body: Result<Json<StartRequest>, axum::extract::rejection::JsonRejection>,
+    ApiPath(id): ApiPath<AssetId>,
+    ApiJson(req): ApiJson<StartRequest>,
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
-    let Json(req) = body.map_err(|e| ApiError::invalid(e.body_text()))?;
     Ok((
         StatusCode::CREATED,
         Json(engine.start_conversation(id, req).await?),
