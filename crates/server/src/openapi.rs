@@ -59,6 +59,9 @@ pub fn spec() -> Value {
                        {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
         "responses": {"200": ok("Events in order", json!({"type": "array", "items": {"$ref": "#/components/schemas/LoggedEvent"}})), "404": error_response("not_found")}}}));
+    paths.insert("/api/v1/conversations/{id}/customer-history".into(), json!({"get": {"tags": ["desktop"], "summary": "The verified customer's earlier conversations with their transcripts (empty for an unverified customer)", "security": [{"bearer": []}],
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+        "responses": {"200": ok("Newest first, at most 20", json!({"type": "array", "items": {"$ref": "#/components/schemas/PastConversation"}})), "404": error_response("not_found")}}}));
     paths.insert("/api/v1/assets/{id}/widget".into(), json!({"get": {"tags": ["widget"], "summary": "What the widget shows before a chat starts",
         "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
         "responses": {"200": ok("Widget configuration", json!({"type": "object"})), "404": error_response("not_found")}}}));
@@ -110,6 +113,7 @@ pub fn spec() -> Value {
                 "DesktopProfile": {"type": "object", "properties": {"mask_sensitive_data": {"type": "boolean"}, "redact_payment_at_rest": {"type": "boolean"}, "auto_wrapup_secs": {"type": ["integer", "null"]}, "default_wrapup_reason_id": {"type": ["string", "null"]}, "default_capacity": {"type": "integer"}, "signout_grace_secs": {"type": "integer"}, "customer_grace_secs": {"type": "integer"}}},
                 "StartRequest": {"type": "object", "properties": {"name": {"type": "string"}, "email": {"type": "string"}, "phone": {"type": "string"}, "fields": {"type": "object", "additionalProperties": {"type": "string"}}, "page_url": {"type": "string"}, "proactive": {"type": "boolean"}, "identity_token": {"type": "string"}}},
                 "Started": {"type": "object", "properties": {"conversation_id": id, "token": {"type": "string"}}},
+                "PastConversation": {"type": "object", "properties": {"conversation_id": id, "arrived_at": {"type": "integer"}, "status": {"type": "string"}, "queue_name": {"type": "string"}, "asset_name": {"type": "string"}, "messages": {"type": "array", "items": {"type": "object"}}}},
                 "LoggedEvent": {"type": "object", "properties": {"seq": {"type": "integer"}, "at": {"type": "integer", "description": "ms since the epoch"}, "event": {"type": "object", "description": "tagged by type; see docs/protocol.md"}}}
             }
         }

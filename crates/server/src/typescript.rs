@@ -5,7 +5,9 @@
 
 use crate::engine::{StartRequest, Started};
 use crate::http::admin::{AgentUpdate, NewAgent};
-use crate::http::{HistoryEvent, Me, QueueSummary, SessionCreated, SignIn, WidgetConfig};
+use crate::http::{
+    HistoryEvent, Me, PastConversation, QueueSummary, SessionCreated, SignIn, WidgetConfig,
+};
 use crate::wire::*;
 use switchboard_core::config::*;
 use switchboard_core::*;

@@ -72,6 +72,7 @@ CREATE TABLE conversations (
 CREATE INDEX conversations_line ON conversations (queue_id, status, priority, front_at);
 CREATE INDEX conversations_deadline ON conversations (deadline_at);
 CREATE INDEX conversations_asset ON conversations (asset_id, status);
+CREATE INDEX conversations_identity ON conversations (identity, arrived_at);
 
 CREATE TABLE events (
     conversation_id TEXT NOT NULL,

@@ -253,4 +253,29 @@ impl Store {
             .map(|r| id(r.try_get::<String, _>(0)?))
             .collect()
     }
+
+    /// Other conversations of the same verified customer, newest first: a customer's history
+    /// is linked only through identities signed by a website, never through what a pre-chat
+    /// form claims.
+    pub async fn conversations_of_identity(
+        &self,
+        identity: &str,
+        except: ConversationId,
+        limit: u32,
+    ) -> Result<Vec<Conversation>> {
+        let rows = self
+            .fetch_all(
+                "SELECT state FROM conversations WHERE identity = $1 AND id <> $2
+                 ORDER BY arrived_at DESC, id DESC LIMIT $3",
+                |q| {
+                    q.bind(identity.to_string())
+                        .bind(except.to_string())
+                        .bind(limit as i64)
+                },
+            )
+            .await?;
+        rows.iter()
+            .map(|r| parse(&r.try_get::<String, _>(0)?))
+            .collect()
+    }
 }

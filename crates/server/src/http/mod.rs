@@ -37,6 +37,10 @@ pub fn routes() -> Router<SharedEngine> {
         .route("/api/v1/templates", get(templates))
         .route("/api/v1/queues", get(queues))
         .route("/api/v1/conversations/{id}/events", get(history))
+        .route(
+            "/api/v1/conversations/{id}/customer-history",
+            get(customer_history),
+        )
         .route("/api/v1/assets/{id}/widget", get(widget))
         .route("/api/v1/assets/{id}/conversations", post(start))
         .route("/api/v1/ws/agent", get(crate::ws::agent::upgrade))
@@ -213,17 +217,7 @@ async fn history(
     ApiPath(id): ApiPath<ConversationId>,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Json<Vec<HistoryEvent>>, ApiError> {
-    let c = engine
-        .store
-        .conversation(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
-    let allowed = c.ever_agents.contains(&who.account.id)
-        || c.loaded_agents().contains(&who.account.id)
-        || who.require(Role::Supervisor).is_ok();
-    if !allowed {
-        return Err(ApiError::not_found("conversation"));
-    }
+    readable_conversation(&engine, &who, id).await?;
     let limit = q.limit.unwrap_or(500).clamp(1, 1000);
     let events = engine.store.events_after(id, q.after, limit).await?;
     Ok(Json(
@@ -236,6 +230,84 @@ async fn history(
             })
             .collect(),
     ))
+}
+
+/// One earlier conversation of a verified customer, with its transcript.
+#[derive(Serialize, ts_rs::TS)]
+pub struct PastConversation {
+    pub conversation_id: ConversationId,
+    #[ts(type = "number")]
+    pub arrived_at: i64,
+    pub status: String,
+    pub queue_name: String,
+    pub asset_name: String,
+    pub messages: Vec<crate::wire::MessageView>,
+}
+
+/// The verified customer's earlier conversations (newest first, at most 20), for an agent in
+/// this conversation or a supervisor. Empty when the customer is not verified.
+async fn customer_history(
+    State(engine): State<SharedEngine>,
+    who: Authed,
+    ApiPath(id): ApiPath<ConversationId>,
+) -> Result<Json<Vec<PastConversation>>, ApiError> {
+    let c = readable_conversation(&engine, &who, id).await?;
+    let Some(identity) = &c.customer.identity else {
+        return Ok(Json(vec![]));
+    };
+    let mut out = Vec::new();
+    for past in engine
+        .store
+        .conversations_of_identity(identity, id, 20)
+        .await?
+    {
+        let messages = engine
+            .store
+            .events_after(past.id, 0, 1000)
+            .await?
+            .into_iter()
+            .filter_map(|e| match e.event {
+                ConversationEvent::Message { sender, text, .. } => Some(crate::wire::MessageView {
+                    seq: e.seq,
+                    at: e.at.0,
+                    sender,
+                    text,
+                }),
+                _ => None,
+            })
+            .collect();
+        out.push(PastConversation {
+            conversation_id: past.id,
+            arrived_at: past.arrived_at.0,
+            status: past.status.name().to_string(),
+            queue_name: past.queue_name.clone(),
+            asset_name: past.asset_name.clone(),
+            messages,
+        });
+    }
+    Ok(Json(out))
+}
+
+/// A conversation the caller may read: an agent who has been in it, or a supervisor. Others
+/// are told it does not exist.
+async fn readable_conversation(
+    engine: &SharedEngine,
+    who: &Authed,
+    id: ConversationId,
+) -> Result<Conversation, ApiError> {
+    let c = engine
+        .store
+        .conversation(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    let allowed = c.ever_agents.contains(&who.account.id)
+        || c.loaded_agents().contains(&who.account.id)
+        || who.require(Role::Supervisor).is_ok();
+    if allowed {
+        Ok(c)
+    } else {
+        Err(ApiError::not_found("conversation"))
+    }
 }
 
 #[derive(Serialize, ts_rs::TS)]

@@ -334,3 +334,72 @@ async fn message_rules_are_enforced_with_clear_errors() {
     assert_eq!(jo.say("a < b is fine for customers").await["type"], "ack");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn only_a_signed_identity_links_chats_into_a_customers_history() {
+    let mut app = spawn_app().await;
+    let mut ana = app.agent(ANA).await;
+    ana.available().await;
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let identity = switchboard_server::auth::sign_identity(
+        &format!(r#"{{"sub":"cust-77","exp":{exp},"name":"Vera"}}"#),
+        switchboard_server::demo::DEMO_ASSET_SECRET,
+    );
+    // A first chat, verified, with a message, ended and wrapped up.
+    let (first, token) = app.start_chat(json!({"identity_token": identity})).await;
+    let mut vera = app.customer(&token, 0).await;
+    ana.expect_offer().await;
+    ana.accept(&first).await;
+    vera.say("my first question").await;
+    ana.ws
+        .command(json!({"type": "end", "conversation_id": first}))
+        .await;
+    let resolved = app.id_of(&ana.token, "wrapup-reasons", "Resolved").await;
+    ana.ws
+        .command(json!({"type": "wrap_up", "conversation_id": first, "reason_id": resolved}))
+        .await;
+    // A chat that only claims the same name and email: not linked.
+    let (claimed, _) = app
+        .start_chat(json!({"name": "Vera", "email": "vera@example.com"}))
+        .await;
+    let offer = ana.expect_offer().await;
+    assert_eq!(offer["conversation_id"], claimed.as_str());
+    ana.accept(&claimed).await;
+    let (_, history) = app
+        .get(
+            &format!("/api/v1/conversations/{claimed}/customer-history"),
+            Some(&ana.token),
+        )
+        .await;
+    assert_eq!(history, json!([]));
+    // A second verified chat sees the first, with its transcript.
+    let (second, _) = app.start_chat(json!({"identity_token": identity})).await;
+    let offer = ana.expect_offer().await;
+    assert_eq!(offer["customer"]["identity"], "cust-77");
+    assert_eq!(offer["customer_name"], "Vera");
+    ana.accept(&second).await;
+    let (status, history) = app
+        .get(
+            &format!("/api/v1/conversations/{second}/customer-history"),
+            Some(&ana.token),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
+    assert_eq!(history[0]["conversation_id"], first.as_str());
+    assert_eq!(history[0]["messages"][0]["text"], "my first question");
+    // Someone who was never in the chat is told it does not exist.
+    let ben = app.sign_in(BEN).await;
+    let (status, _) = app
+        .get(
+            &format!("/api/v1/conversations/{second}/customer-history"),
+            Some(&ben),
+        )
+        .await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
