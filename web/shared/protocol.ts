@@ -127,6 +127,8 @@ export type QueueSummary = { id: QueueId, name: string, };
 
 export type HistoryEvent = { seq: number, at: number, event: ConversationEvent, };
 
+export type PastConversation = { conversation_id: ConversationId, arrived_at: number, status: string, queue_name: string, asset_name: string, messages: Array<MessageView>, };
+
 export type WidgetConfig = { asset_id: AssetId, name: string, title: string, greeting: string, prechat_fields: Array<PrechatField>, };
 
 export type StartRequest = { name?: string, email?: string, phone?: string, 

@@ -55,6 +55,7 @@ pub fn typescript() -> String {
         Me,
         QueueSummary,
         HistoryEvent,
+        PastConversation,
         WidgetConfig,
         StartRequest,
         Started,
