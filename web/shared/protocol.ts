@@ -29,11 +29,11 @@ identity?: string, };
 
 export type Sender = { "kind": "customer" } | { "kind": "agent", agent_id: AgentId, name: string, };
 
-export type QueueReason = "arrived" | "offer_timed_out" | "offer_withdrawn" | "agent_logged_out";
+export type QueueReason = "arrived" | "offer_timed_out" | "offer_withdrawn" | "agent_logged_out" | "transferred" | "transfer_rejected";
 
-export type WithdrawReason = "customer_left" | "agent_disconnected";
+export type WithdrawReason = "customer_left" | "agent_disconnected" | "interrupted";
 
-export type CloseReason = "customer_ended" | "customer_left";
+export type CloseReason = "customer_ended" | "customer_left" | "interrupted";
 
 export type AbandonReason = "customer_ended" | "customer_gone";
 
@@ -45,7 +45,11 @@ variables: { [key in string]?: string }, proactive: boolean, } | { "type": "queu
 /**
  * Its place in the line: the original arrival time, or the transfer time.
  */
-front_at: Timestamp, reason: QueueReason, } | { "type": "offered", agent_id: AgentId, agent_name: string, deadline: Timestamp, } | { "type": "offer_timed_out", agent_id: AgentId, } | { "type": "offer_withdrawn", agent_id: AgentId, reason: WithdrawReason, } | { "type": "accepted", agent_id: AgentId, agent_name: string, } | { "type": "message", sender: Sender, text: string, template?: string, } | { "type": "customer_connected", connection_id: string, } | { "type": "customer_disconnected", connection_id: string, } | { "type": "closed", reason: CloseReason, } | { "type": "agent_left", agent_id: AgentId, agent_name: string, 
+front_at: Timestamp, reason: QueueReason, } | { "type": "offered", agent_id: AgentId, agent_name: string, deadline: Timestamp, 
+/**
+ * Offered because the owner transferred it to this agent.
+ */
+transfer: boolean, } | { "type": "offer_timed_out", agent_id: AgentId, } | { "type": "offer_withdrawn", agent_id: AgentId, reason: WithdrawReason, } | { "type": "accepted", agent_id: AgentId, agent_name: string, } | { "type": "message", sender: Sender, text: string, template?: string, } | { "type": "customer_connected", connection_id: string, } | { "type": "customer_disconnected", connection_id: string, } | { "type": "closed", reason: CloseReason, } | { "type": "agent_left", agent_id: AgentId, agent_name: string, 
 /**
  * `true` when the agent was logged out by the system, not by their own click.
  */
@@ -53,7 +57,7 @@ by_system: boolean, } | { "type": "ended" } | { "type": "wrapped_up", agent_id: 
 /**
  * Submitted by the system (auto wrap-up, or the agent was logged out).
  */
-auto: boolean, } | { "type": "abandoned", reason: AbandonReason, };
+auto: boolean, } | { "type": "abandoned", reason: AbandonReason, } | { "type": "transfer_requested", agent_id: AgentId, agent_name: string, target: TransferTarget, } | { "type": "transfer_accepted", agent_id: AgentId, agent_name: string, } | { "type": "transfer_rejected", agent_id: AgentId, } | { "type": "conference_requested", agent_id: AgentId, agent_name: string, deadline: Timestamp, } | { "type": "conference_joined", agent_id: AgentId, agent_name: string, } | { "type": "conference_withdrawn", agent_id: AgentId, } | { "type": "conference_cancelled", agent_id: AgentId, } | { "type": "conference_left", agent_id: AgentId, agent_name: string, } | { "type": "owner_changed", agent_id: AgentId, agent_name: string, } | { "type": "interrupted" };
 
 export type Presence = { "state": "available" } | { "state": "idle", code_id?: IdleCodeId, code_name?: string, } | { "state": "rona" } | { "state": "logged_out" };
 
@@ -61,7 +65,7 @@ export type AgentCommandFrame = { "type": "hello", token: string, resume: Record
 /**
  * `available` or `idle`.
  */
-presence: string, idle_code_id?: IdleCodeId, } | { "type": "accept", id: string, conversation_id: ConversationId, } | { "type": "send", id: string, conversation_id: ConversationId, text: string, } | { "type": "send_template", id: string, conversation_id: ConversationId, template: string, } | { "type": "typing", conversation_id: ConversationId, } | { "type": "end", id: string, conversation_id: ConversationId, } | { "type": "wrap_up", id: string, conversation_id: ConversationId, reason_id: WrapUpReasonId, } | { "type": "sync", id: string, conversation_id: ConversationId, after_seq: number, } | { "type": "sign_out", id: string, } | { "type": "ping" };
+presence: string, idle_code_id?: IdleCodeId, } | { "type": "accept", id: string, conversation_id: ConversationId, } | { "type": "send", id: string, conversation_id: ConversationId, text: string, } | { "type": "send_template", id: string, conversation_id: ConversationId, template: string, } | { "type": "typing", conversation_id: ConversationId, } | { "type": "end", id: string, conversation_id: ConversationId, } | { "type": "wrap_up", id: string, conversation_id: ConversationId, reason_id: WrapUpReasonId, } | { "type": "sync", id: string, conversation_id: ConversationId, after_seq: number, } | { "type": "sign_out", id: string, } | { "type": "ping" } | { "type": "transfer", id: string, conversation_id: ConversationId, queue_id?: QueueId, agent_id?: AgentId, } | { "type": "invite", id: string, conversation_id: ConversationId, agent_id: AgentId, } | { "type": "cancel_invitation", id: string, conversation_id: ConversationId, } | { "type": "leave", id: string, conversation_id: ConversationId, };
 
 export type CustomerCommandFrame = { "type": "hello", token: string, last_seq: number, } | { "type": "send", id: string, text: string, } | { "type": "typing" } | { "type": "end", id: string, } | { "type": "ping" };
 
@@ -77,7 +81,12 @@ from: string, } | { "type": "ack", id: string, seq?: number, } | { "type": "erro
 
 export type EventFrame = { type: string, conversation_id: ConversationId, seq: number, at: number, event: ConversationEvent, };
 
-export type OfferView = { conversation_id: ConversationId, customer_name: string, customer: CustomerInfo, queue_id: QueueId, queue_name: string, agent_name: string, 
+export type OfferView = { 
+/**
+ * `chat` (routing), `transfer` (the owner transferred it to you), `conference` (an
+ * invitation to join the owner).
+ */
+kind: string, conversation_id: ConversationId, customer_name: string, customer: CustomerInfo, queue_id: QueueId, queue_name: string, agent_name: string, 
 /**
  * When the offer was made (the pop-over's date), ms since the epoch.
  */
@@ -102,6 +111,19 @@ export type ChatView = { conversation_id: ConversationId,
  * `active`, `closed` (nobody can send; End it), `ended` or ... (see protocol.md).
  */
 status: string, 
+/**
+ * What the chat's controls show: `active`, `conference_requested`, `conference`,
+ * `closed`, `ended`.
+ */
+control: string, 
+/**
+ * The owner, while it is active.
+ */
+owner?: AgentId, 
+/**
+ * The agents in it (owner first).
+ */
+agents: Array<AgentId>, 
 /**
  * The conversation's last `seq`.
  */
@@ -128,6 +150,8 @@ export type QueueSummary = { id: QueueId, name: string, };
 export type HistoryEvent = { seq: number, at: number, event: ConversationEvent, };
 
 export type PastConversation = { conversation_id: ConversationId, arrived_at: number, status: string, queue_name: string, asset_name: string, messages: Array<MessageView>, };
+
+export type AvailableAgent = { id: AgentId, name: string, load: number, capacity: number, };
 
 export type WidgetConfig = { asset_id: AssetId, name: string, title: string, greeting: string, prechat_fields: Array<PrechatField>, };
 

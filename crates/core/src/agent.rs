@@ -131,8 +131,12 @@ impl Agent {
         at: Timestamp,
     ) {
         let before = self.load();
+        use ConversationEvent as E;
         match event {
-            ConversationEvent::Offered {
+            E::Offered {
+                agent_id, deadline, ..
+            }
+            | E::ConferenceRequested {
                 agent_id, deadline, ..
             } if *agent_id == self.id => {
                 self.offer = Some(PendingOffer {
@@ -140,30 +144,39 @@ impl Agent {
                     deadline: *deadline,
                 });
             }
-            ConversationEvent::OfferTimedOut { agent_id }
-            | ConversationEvent::OfferWithdrawn { agent_id, .. }
+            E::OfferTimedOut { agent_id }
+            | E::OfferWithdrawn { agent_id, .. }
+            | E::TransferRejected { agent_id }
+            | E::ConferenceWithdrawn { agent_id }
+            | E::ConferenceCancelled { agent_id }
                 if *agent_id == self.id =>
             {
                 self.clear_offer(conversation);
             }
-            ConversationEvent::Accepted { agent_id, .. } if *agent_id == self.id => {
+            E::Accepted { agent_id, .. }
+            | E::TransferAccepted { agent_id, .. }
+            | E::ConferenceJoined { agent_id, .. }
+                if *agent_id == self.id =>
+            {
                 self.clear_offer(conversation);
                 self.chats.insert(conversation);
             }
-            ConversationEvent::AgentLeft { agent_id, .. } if *agent_id == self.id => {
+            E::AgentLeft { agent_id, .. } | E::ConferenceLeft { agent_id, .. }
+                if *agent_id == self.id =>
+            {
                 if self.chats.remove(&conversation) {
                     self.wrapups.insert(conversation);
                 }
             }
-            ConversationEvent::Ended => {
+            E::Ended => {
                 if self.chats.remove(&conversation) {
                     self.wrapups.insert(conversation);
                 }
             }
-            ConversationEvent::WrappedUp { agent_id, .. } if *agent_id == self.id => {
+            E::WrappedUp { agent_id, .. } if *agent_id == self.id => {
                 self.wrapups.remove(&conversation);
             }
-            ConversationEvent::Abandoned { .. } => self.clear_offer(conversation),
+            E::Abandoned { .. } | E::Interrupted => self.clear_offer(conversation),
             _ => {}
         }
         if self.load() < before {

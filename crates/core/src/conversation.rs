@@ -12,10 +12,12 @@ use std::collections::{BTreeMap, BTreeSet};
 pub enum Status {
     /// Waiting in `queue_id` (see [`Conversation::queue_id`]).
     Waiting,
-    /// Offered to one agent until `deadline`.
+    /// Offered to one agent until `deadline` (by routing, or by the owner's transfer).
     Offered {
         agent_id: AgentId,
         deadline: Timestamp,
+        #[serde(default)]
+        transfer: bool,
     },
     /// Owned by `owner`; both sides may send.
     Active { owner: AgentId },
@@ -25,6 +27,8 @@ pub enum Status {
     Ended,
     /// Left the queue unanswered.
     Abandoned,
+    /// Left the queue because its asset was deleted.
+    Interrupted,
 }
 
 impl Status {
@@ -36,8 +40,16 @@ impl Status {
             Status::Closed => "closed",
             Status::Ended => "ended",
             Status::Abandoned => "abandoned",
+            Status::Interrupted => "interrupted",
         }
     }
+}
+
+/// A pending invitation into a conference.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub agent_id: AgentId,
+    pub deadline: Timestamp,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +71,9 @@ pub struct Conversation {
     /// Agents in the chat, owner first (one more once conference lands). While `Closed`,
     /// the agents who have not yet ended it.
     pub agents: Vec<AgentId>,
+    /// A second agent invited by the owner, until they accept or the deadline.
+    #[serde(default)]
+    pub invitation: Option<Invitation>,
     /// Agents who left and owe a wrap-up, with the time they left (for auto wrap-up).
     pub wrapups: BTreeMap<AgentId, Timestamp>,
     /// Every agent who has ever been in the chat (they may read its log).
@@ -103,6 +118,7 @@ impl Conversation {
             proactive: *proactive,
             status: Status::Waiting,
             agents: Vec::new(),
+            invitation: None,
             wrapups: BTreeMap::new(),
             ever_agents: BTreeSet::new(),
             customer_connections: BTreeSet::new(),
@@ -140,12 +156,34 @@ impl Conversation {
         let mut all: BTreeSet<AgentId> = self.agents.iter().copied().collect();
         all.extend(self.wrapups.keys().copied());
         all.extend(self.offered_to());
+        all.extend(self.invitation.as_ref().map(|i| i.agent_id));
         all
+    }
+
+    /// The other agent of a conference.
+    pub fn conference_agent(&self) -> Option<AgentId> {
+        match self.status {
+            Status::Active { owner } => self.agents.iter().copied().find(|a| *a != owner),
+            _ => None,
+        }
+    }
+
+    /// The chat's control state, as the desktop shows it: `conference_requested` while an
+    /// invitation is pending, `conference` with two agents, else the status's name.
+    pub fn control_state(&self) -> &'static str {
+        match self.status {
+            Status::Active { .. } if self.invitation.is_some() => "conference_requested",
+            Status::Active { .. } if self.agents.len() > 1 => "conference",
+            _ => self.status.name(),
+        }
     }
 
     /// Is the conversation done with, for everyone (nothing more can happen to it)?
     pub fn is_finished(&self) -> bool {
-        matches!(self.status, Status::Ended | Status::Abandoned) && self.wrapups.is_empty()
+        matches!(
+            self.status,
+            Status::Ended | Status::Abandoned | Status::Interrupted
+        ) && self.wrapups.is_empty()
     }
 
     /// Applies one event (the next in the log).
@@ -168,15 +206,21 @@ impl Conversation {
                 self.status = Status::Waiting;
             }
             Offered {
-                agent_id, deadline, ..
+                agent_id,
+                deadline,
+                transfer,
+                ..
             } => {
                 self.status = Status::Offered {
                     agent_id: *agent_id,
                     deadline: *deadline,
+                    transfer: *transfer,
                 }
             }
-            OfferTimedOut { .. } | OfferWithdrawn { .. } => self.status = Status::Waiting,
-            Accepted { agent_id, .. } => {
+            OfferTimedOut { .. } | OfferWithdrawn { .. } | TransferRejected { .. } => {
+                self.status = Status::Waiting
+            }
+            Accepted { agent_id, .. } | TransferAccepted { agent_id, .. } => {
                 self.status = Status::Active { owner: *agent_id };
                 self.agents = vec![*agent_id];
                 self.ever_agents.insert(*agent_id);
@@ -207,6 +251,31 @@ impl Conversation {
                 self.wrapups.remove(agent_id);
             }
             Abandoned { .. } => self.status = Status::Abandoned,
+            TransferRequested { .. } => {}
+            ConferenceRequested {
+                agent_id, deadline, ..
+            } => {
+                self.invitation = Some(Invitation {
+                    agent_id: *agent_id,
+                    deadline: *deadline,
+                })
+            }
+            ConferenceJoined { agent_id, .. } => {
+                self.invitation = None;
+                self.agents.push(*agent_id);
+                self.ever_agents.insert(*agent_id);
+            }
+            ConferenceWithdrawn { .. } | ConferenceCancelled { .. } => self.invitation = None,
+            ConferenceLeft { agent_id, .. } => {
+                self.agents.retain(|a| a != agent_id);
+                self.wrapups.insert(*agent_id, at);
+            }
+            OwnerChanged { agent_id, .. } => {
+                self.status = Status::Active { owner: *agent_id };
+                self.agents.retain(|a| a != agent_id);
+                self.agents.insert(0, *agent_id);
+            }
+            Interrupted => self.status = Status::Interrupted,
         }
     }
 }

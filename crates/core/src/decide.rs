@@ -76,6 +76,34 @@ pub enum ConversationCommand {
     },
     /// The timers: do whatever is due at `now`.
     Tick,
+    /// The owner sends the chat to a queue; they leave it at once and owe a wrap-up.
+    TransferToQueue {
+        agent: AgentId,
+        queue_id: QueueId,
+        queue_name: String,
+        priority: i32,
+    },
+    /// The owner sends the chat to another agent (offered with the queue's timeout); they
+    /// leave it at once and owe a wrap-up.
+    TransferToAgent {
+        agent: AgentId,
+        target: AgentId,
+    },
+    /// The owner invites a second agent into a conference.
+    Invite {
+        agent: AgentId,
+        target: AgentId,
+    },
+    /// The owner cancels the pending invitation.
+    CancelInvitation {
+        agent: AgentId,
+    },
+    /// An agent leaves the conference (End conference); the chat goes on with the other.
+    LeaveConference {
+        agent: AgentId,
+    },
+    /// The chat's asset was deleted.
+    Interrupt,
 }
 
 /// The events that start a conversation: it arrives and enters its queue.
@@ -117,6 +145,56 @@ fn requeue(c: &Conversation, reason: QueueReason) -> ConversationEvent {
         front_at: c.front_at,
         reason,
     }
+}
+
+fn name_of(agents: &BTreeMap<AgentId, Agent>, agent: &AgentId) -> String {
+    agents
+        .get(agent)
+        .map(|a| a.name.clone())
+        .unwrap_or_default()
+}
+
+/// The invitation, cancelled first when the chat closes or ends under it.
+fn cancel_invitation(c: &Conversation) -> Option<ConversationEvent> {
+    c.invitation
+        .as_ref()
+        .map(|i| ConversationEvent::ConferenceCancelled {
+            agent_id: i.agent_id,
+        })
+}
+
+/// Transfers and invitations are the owner's, and only while no one else is in the chat
+/// and no invitation is pending.
+fn check_owner_alone(c: &Conversation, agent: AgentId) -> Result<(), DomainError> {
+    match c.status {
+        Status::Active { owner } if owner == agent => {
+            if c.agents.len() > 1 {
+                Err(DomainError::ConferenceInProgress)
+            } else if c.invitation.is_some() {
+                Err(DomainError::InvitationPending)
+            } else {
+                Ok(())
+            }
+        }
+        Status::Active { .. } if c.agents.contains(&agent) => Err(DomainError::NotOwner),
+        _ if !c.agents.contains(&agent) => Err(DomainError::NotInConversation),
+        Status::Closed => Err(DomainError::ConversationClosed),
+        _ => Err(DomainError::WrongConversationState),
+    }
+}
+
+/// The agent a transfer or an invitation goes to: not oneself, and able to take it now.
+fn check_target<'a>(
+    agents: &'a BTreeMap<AgentId, Agent>,
+    agent: AgentId,
+    target: AgentId,
+) -> Result<&'a Agent, DomainError> {
+    if agent == target {
+        return Err(DomainError::CannotTargetSelf);
+    }
+    let t = agents.get(&target).ok_or(DomainError::AgentNotAvailable)?;
+    check_can_take_offer(t)?;
+    Ok(t)
 }
 
 fn closed_error(c: &Conversation) -> DomainError {
@@ -161,9 +239,14 @@ pub fn decide(
                     reason: AbandonReason::CustomerEnded,
                 },
             ])),
-            Status::Active { .. } => Ok(Decision::conv(vec![E::Closed {
-                reason: CloseReason::CustomerEnded,
-            }])),
+            Status::Active { .. } => Ok(Decision::conv(
+                cancel_invitation(c)
+                    .into_iter()
+                    .chain([E::Closed {
+                        reason: CloseReason::CustomerEnded,
+                    }])
+                    .collect(),
+            )),
             _ => Err(closed_error(c)),
         },
         C::CustomerConnected { connection_id } => {
@@ -192,17 +275,36 @@ pub fn decide(
                 agent_id: *agent,
                 agent_name: a.name.clone(),
                 deadline: now + policy.offer_timeout,
+                transfer: false,
             }]))
         }
         C::Accept { agent } => match c.status {
-            Status::Offered { agent_id, deadline } if agent_id == *agent && now < deadline => {
-                let name = agents
-                    .get(agent)
-                    .map(|a| a.name.clone())
-                    .unwrap_or_default();
-                Ok(Decision::conv(vec![E::Accepted {
+            Status::Offered {
+                agent_id,
+                deadline,
+                transfer,
+            } if agent_id == *agent && now < deadline => {
+                let agent_name = name_of(agents, agent);
+                Ok(Decision::conv(vec![if transfer {
+                    E::TransferAccepted {
+                        agent_id: *agent,
+                        agent_name,
+                    }
+                } else {
+                    E::Accepted {
+                        agent_id: *agent,
+                        agent_name,
+                    }
+                }]))
+            }
+            Status::Active { .. }
+                if c.invitation
+                    .as_ref()
+                    .is_some_and(|i| i.agent_id == *agent && now < i.deadline) =>
+            {
+                Ok(Decision::conv(vec![E::ConferenceJoined {
                     agent_id: *agent,
-                    agent_name: name,
+                    agent_name: name_of(agents, agent),
                 }]))
             }
             _ => Err(DomainError::NoSuchOffer),
@@ -213,10 +315,10 @@ pub fn decide(
             template,
         } => {
             if !c.agents.contains(agent) {
-                return Err(if c.ever_agents.contains(agent) && !c.is_finished() {
-                    closed_error(c)
-                } else {
-                    DomainError::NotInConversation
+                let was_in = c.ever_agents.contains(agent);
+                return Err(match c.status {
+                    Status::Closed | Status::Ended if was_in => closed_error(c),
+                    _ => DomainError::NotInConversation,
                 });
             }
             match c.status {
@@ -246,7 +348,9 @@ pub fn decide(
                 });
             }
             match c.status {
-                Status::Active { owner } if owner == *agent => Ok(Decision::conv(vec![E::Ended])),
+                Status::Active { owner } if owner == *agent => Ok(Decision::conv(
+                    cancel_invitation(c).into_iter().chain([E::Ended]).collect(),
+                )),
                 Status::Active { .. } => Err(DomainError::NotOwner),
                 Status::Closed => Ok(Decision::conv(leave_closed(c, *agent, agents, false))),
                 _ => Err(DomainError::WrongConversationState),
@@ -275,6 +379,11 @@ pub fn decide(
                 },
                 requeue(c, QueueReason::OfferWithdrawn),
             ])),
+            _ if c.invitation.as_ref().is_some_and(|i| i.agent_id == *agent) => {
+                Ok(Decision::conv(vec![E::ConferenceCancelled {
+                    agent_id: *agent,
+                }]))
+            }
             _ => Err(DomainError::NothingDue),
         },
         C::AgentLoggedOut { agent } => {
@@ -291,14 +400,34 @@ pub fn decide(
                     });
                     events.push(requeue(c, QueueReason::OfferWithdrawn));
                 }
+                Status::Active { owner } if c.agents.contains(agent) && c.agents.len() > 1 => {
+                    // In a conference the chat goes on with the other agent.
+                    events.push(E::ConferenceLeft {
+                        agent_id: *agent,
+                        agent_name: name,
+                    });
+                    if owner == *agent {
+                        let other = c.conference_agent().expect("a conference has two agents");
+                        events.push(E::OwnerChanged {
+                            agent_id: other,
+                            agent_name: name_of(agents, &other),
+                        });
+                    }
+                }
                 Status::Active { .. } if c.agents.contains(agent) => {
                     // No customer is stranded: the chat goes back to the front of its queue.
+                    events.extend(cancel_invitation(c));
                     events.push(E::AgentLeft {
                         agent_id: *agent,
                         agent_name: name,
                         by_system: true,
                     });
                     events.push(requeue(c, QueueReason::AgentLoggedOut));
+                }
+                Status::Active { .. }
+                    if c.invitation.as_ref().is_some_and(|i| i.agent_id == *agent) =>
+                {
+                    events.push(E::ConferenceCancelled { agent_id: *agent });
                 }
                 Status::Closed if c.agents.contains(agent) => {
                     events.extend(leave_closed(c, *agent, agents, true));
@@ -307,7 +436,7 @@ pub fn decide(
             }
             let owes_wrapup = c.wrapups.contains_key(agent)
                 || events.iter().any(|e| {
-                    matches!(e, E::AgentLeft { agent_id, .. } if agent_id == agent)
+                    matches!(e, E::AgentLeft { agent_id, .. } | E::ConferenceLeft { agent_id, .. } if agent_id == agent)
                         || matches!(e, E::Ended)
                 });
             if owes_wrapup {
@@ -324,6 +453,120 @@ pub fn decide(
             Ok(Decision::conv(events))
         }
         C::Tick => tick(c, now, policy),
+        C::TransferToQueue {
+            agent,
+            queue_id,
+            queue_name,
+            priority,
+        } => {
+            check_owner_alone(c, *agent)?;
+            let agent_name = name_of(agents, agent);
+            Ok(Decision::conv(vec![
+                E::TransferRequested {
+                    agent_id: *agent,
+                    agent_name: agent_name.clone(),
+                    target: TransferTarget::Queue {
+                        queue_id: *queue_id,
+                        queue_name: queue_name.clone(),
+                    },
+                },
+                E::AgentLeft {
+                    agent_id: *agent,
+                    agent_name,
+                    by_system: false,
+                },
+                // It waits there like a new chat: its place in line is the transfer time.
+                E::Queued {
+                    queue_id: *queue_id,
+                    queue_name: queue_name.clone(),
+                    priority: *priority,
+                    front_at: now,
+                    reason: QueueReason::Transferred,
+                },
+            ]))
+        }
+        C::TransferToAgent { agent, target } => {
+            check_owner_alone(c, *agent)?;
+            let t = check_target(agents, *agent, *target)?;
+            let agent_name = name_of(agents, agent);
+            Ok(Decision::conv(vec![
+                E::TransferRequested {
+                    agent_id: *agent,
+                    agent_name: agent_name.clone(),
+                    target: TransferTarget::Agent {
+                        agent_id: *target,
+                        agent_name: t.name.clone(),
+                    },
+                },
+                E::AgentLeft {
+                    agent_id: *agent,
+                    agent_name,
+                    by_system: false,
+                },
+                E::Offered {
+                    agent_id: *target,
+                    agent_name: t.name.clone(),
+                    deadline: now + policy.offer_timeout,
+                    transfer: true,
+                },
+            ]))
+        }
+        C::Invite { agent, target } => {
+            check_owner_alone(c, *agent)?;
+            let t = check_target(agents, *agent, *target)?;
+            Ok(Decision::conv(vec![E::ConferenceRequested {
+                agent_id: *target,
+                agent_name: t.name.clone(),
+                deadline: now + policy.offer_timeout,
+            }]))
+        }
+        C::CancelInvitation { agent } => match (&c.status, &c.invitation) {
+            (Status::Active { owner }, Some(i)) if owner == agent => {
+                Ok(Decision::conv(vec![E::ConferenceCancelled {
+                    agent_id: i.agent_id,
+                }]))
+            }
+            (Status::Active { owner }, None) if owner == agent => Err(DomainError::NoInvitation),
+            _ => check_owner_alone(c, *agent).map(|_| Decision::default()),
+        },
+        C::LeaveConference { agent } => match c.status {
+            Status::Active { owner } if c.agents.contains(agent) && c.agents.len() > 1 => {
+                let mut events = vec![E::ConferenceLeft {
+                    agent_id: *agent,
+                    agent_name: name_of(agents, agent),
+                }];
+                if owner == *agent {
+                    let other = c.conference_agent().expect("a conference has two agents");
+                    events.push(E::OwnerChanged {
+                        agent_id: other,
+                        agent_name: name_of(agents, &other),
+                    });
+                }
+                Ok(Decision::conv(events))
+            }
+            Status::Active { .. } if c.agents.contains(agent) => Err(DomainError::NotInConference),
+            _ if !c.agents.contains(agent) => Err(DomainError::NotInConversation),
+            _ => Err(closed_error(c)),
+        },
+        C::Interrupt => match c.status {
+            Status::Waiting => Ok(Decision::conv(vec![E::Interrupted])),
+            Status::Offered { agent_id, .. } => Ok(Decision::conv(vec![
+                E::OfferWithdrawn {
+                    agent_id,
+                    reason: WithdrawReason::Interrupted,
+                },
+                E::Interrupted,
+            ])),
+            Status::Active { .. } => Ok(Decision::conv(
+                cancel_invitation(c)
+                    .into_iter()
+                    .chain([E::Closed {
+                        reason: CloseReason::Interrupted,
+                    }])
+                    .collect(),
+            )),
+            _ => Err(DomainError::NothingDue),
+        },
     }
 }
 
@@ -378,9 +621,20 @@ fn tick(c: &Conversation, now: Timestamp, policy: &Policy) -> Result<Decision, D
                 reason: AbandonReason::CustomerGone,
             });
         }
-        Status::Offered { agent_id, deadline } if deadline <= now => {
-            d.conversation.push(E::OfferTimedOut { agent_id });
-            d.conversation.push(requeue(c, QueueReason::OfferTimedOut));
+        Status::Offered {
+            agent_id,
+            deadline,
+            transfer,
+        } if deadline <= now => {
+            if transfer {
+                // The transfer is rejected: back to the front of the queue it was in.
+                d.conversation.push(E::TransferRejected { agent_id });
+                d.conversation
+                    .push(requeue(c, QueueReason::TransferRejected));
+            } else {
+                d.conversation.push(E::OfferTimedOut { agent_id });
+                d.conversation.push(requeue(c, QueueReason::OfferTimedOut));
+            }
             d.agents.push((
                 agent_id,
                 AgentEvent::PresenceChanged {
@@ -396,9 +650,25 @@ fn tick(c: &Conversation, now: Timestamp, policy: &Policy) -> Result<Decision, D
             if c.customer_away_since
                 .is_some_and(|since| since + policy.inactivity_timeout <= now) =>
         {
+            d.conversation.extend(cancel_invitation(c));
             d.conversation.push(E::Closed {
                 reason: CloseReason::CustomerLeft,
             })
+        }
+        Status::Active { .. } => {
+            if let Some(i) = c.invitation.as_ref().filter(|i| i.deadline <= now) {
+                // Not accepted in time: withdrawn, the owner is told, the invited agent RONA.
+                d.conversation.push(E::ConferenceWithdrawn {
+                    agent_id: i.agent_id,
+                });
+                d.agents.push((
+                    i.agent_id,
+                    AgentEvent::PresenceChanged {
+                        presence: Presence::Rona,
+                        reason: PresenceReason::Rona,
+                    },
+                ));
+            }
         }
         _ => {}
     }
@@ -430,6 +700,9 @@ pub fn next_deadline(c: &Conversation, policy: &Policy) -> Option<Timestamp> {
         Status::Active { .. } => {
             if let Some(since) = c.customer_away_since {
                 consider(since + policy.inactivity_timeout);
+            }
+            if let Some(i) = &c.invitation {
+                consider(i.deadline);
             }
         }
         _ => {}

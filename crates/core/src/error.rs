@@ -47,6 +47,16 @@ pub enum DomainError {
     InvalidCapacity,
     #[error("nothing is due")]
     NothingDue,
+    #[error("not while another agent is in the chat (a conference): only the owner alone can transfer or invite")]
+    ConferenceInProgress,
+    #[error("an invitation is already pending: one at a time")]
+    InvitationPending,
+    #[error("there is no pending invitation")]
+    NoInvitation,
+    #[error("you cannot transfer to or invite yourself")]
+    CannotTargetSelf,
+    #[error("you are not in a conference: End ends the chat")]
+    NotInConference,
 }
 
 impl DomainError {
@@ -75,6 +85,11 @@ impl DomainError {
             IdleCodeRequired => "idle_code_required",
             InvalidCapacity => "invalid_capacity",
             NothingDue => "nothing_due",
+            ConferenceInProgress => "conference_in_progress",
+            InvitationPending => "invitation_pending",
+            NoInvitation => "no_invitation",
+            CannotTargetSelf => "cannot_target_self",
+            NotInConference => "not_in_conference",
         }
     }
 }

@@ -49,6 +49,10 @@ pub enum QueueReason {
     OfferWithdrawn,
     /// The owning agent was logged out when their desktop stayed away too long.
     AgentLoggedOut,
+    /// The owner transferred it to this queue (its place in line: the transfer time).
+    Transferred,
+    /// A transfer to an agent was not accepted in time: back to the front of its queue.
+    TransferRejected,
 }
 
 /// Why an offer was withdrawn without RONA.
@@ -57,6 +61,8 @@ pub enum QueueReason {
 pub enum WithdrawReason {
     CustomerLeft,
     AgentDisconnected,
+    /// The chat's asset was deleted.
+    Interrupted,
 }
 
 /// Why a chat was closed while agents were still in it.
@@ -67,6 +73,22 @@ pub enum CloseReason {
     CustomerEnded,
     /// The customer stayed away past the asset's inactivity timeout.
     CustomerLeft,
+    /// The chat's asset was deleted.
+    Interrupted,
+}
+
+/// Where the owner sends a chat.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TransferTarget {
+    Queue {
+        queue_id: QueueId,
+        queue_name: String,
+    },
+    Agent {
+        agent_id: AgentId,
+        agent_name: String,
+    },
 }
 
 /// Why a waiting chat left its queue without being answered.
@@ -103,6 +125,9 @@ pub enum ConversationEvent {
         agent_id: AgentId,
         agent_name: String,
         deadline: Timestamp,
+        /// Offered because the owner transferred it to this agent.
+        #[serde(default)]
+        transfer: bool,
     },
     /// The offer ran out: the agent goes to RONA; a `Queued` follows.
     OfferTimedOut {
@@ -153,6 +178,56 @@ pub enum ConversationEvent {
     Abandoned {
         reason: AbandonReason,
     },
+    /// The owner asked for a transfer; the owner leaves the chat at once (an `agent_left`
+    /// follows) and the chat waits in the queue or is offered to the agent.
+    TransferRequested {
+        agent_id: AgentId,
+        agent_name: String,
+        target: TransferTarget,
+    },
+    /// The agent a chat was transferred to accepted it: they own it now.
+    TransferAccepted {
+        agent_id: AgentId,
+        agent_name: String,
+    },
+    /// The agent a chat was transferred to did not accept in time (they go to RONA); a
+    /// `queued` follows.
+    TransferRejected {
+        agent_id: AgentId,
+    },
+    /// The owner invited a second agent into the chat.
+    ConferenceRequested {
+        agent_id: AgentId,
+        agent_name: String,
+        deadline: Timestamp,
+    },
+    /// The invited agent accepted: both agents are in the chat.
+    ConferenceJoined {
+        agent_id: AgentId,
+        agent_name: String,
+    },
+    /// The invitation was not accepted in time (the invited agent goes to RONA).
+    ConferenceWithdrawn {
+        agent_id: AgentId,
+    },
+    /// The invitation was cancelled: by the owner, or because the chat closed or the invited
+    /// agent's desktop was gone (no RONA).
+    ConferenceCancelled {
+        agent_id: AgentId,
+    },
+    /// An agent left the conference (End conference); they now owe a wrap-up.
+    ConferenceLeft {
+        agent_id: AgentId,
+        agent_name: String,
+    },
+    /// The other agent became the owner (the owner left the conference).
+    OwnerChanged {
+        agent_id: AgentId,
+        agent_name: String,
+    },
+    /// The chat's asset was deleted while it was still in line: it leaves the queue
+    /// (counted as interrupted, not abandoned).
+    Interrupted,
 }
 
 /// Who may see an event of a conversation.
@@ -175,13 +250,23 @@ impl ConversationEvent {
             | Closed { .. }
             | AgentLeft { .. }
             | Ended
-            | Abandoned { .. } => Audience::Everyone,
+            | Abandoned { .. }
+            | TransferRequested { .. }
+            | TransferAccepted { .. }
+            | ConferenceJoined { .. }
+            | ConferenceLeft { .. }
+            | Interrupted => Audience::Everyone,
             Offered { .. }
             | OfferTimedOut { .. }
             | OfferWithdrawn { .. }
             | CustomerConnected { .. }
             | CustomerDisconnected { .. }
-            | WrappedUp { .. } => Audience::AgentsOnly,
+            | WrappedUp { .. }
+            | TransferRejected { .. }
+            | ConferenceRequested { .. }
+            | ConferenceWithdrawn { .. }
+            | ConferenceCancelled { .. }
+            | OwnerChanged { .. } => Audience::AgentsOnly,
         }
     }
 
@@ -202,6 +287,16 @@ impl ConversationEvent {
             Ended => "ended",
             WrappedUp { .. } => "wrapped_up",
             Abandoned { .. } => "abandoned",
+            TransferRequested { .. } => "transfer_requested",
+            TransferAccepted { .. } => "transfer_accepted",
+            TransferRejected { .. } => "transfer_rejected",
+            ConferenceRequested { .. } => "conference_requested",
+            ConferenceJoined { .. } => "conference_joined",
+            ConferenceWithdrawn { .. } => "conference_withdrawn",
+            ConferenceCancelled { .. } => "conference_cancelled",
+            ConferenceLeft { .. } => "conference_left",
+            OwnerChanged { .. } => "owner_changed",
+            Interrupted => "interrupted",
         }
     }
 }

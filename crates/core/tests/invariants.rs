@@ -341,7 +341,7 @@ impl Harness {
                         ));
                     }
                     Status::Closed => assert_eq!(r.unwrap_err(), D::ConversationClosed),
-                    Status::Ended | Status::Abandoned => {
+                    Status::Ended | Status::Abandoned | Status::Interrupted => {
                         assert_eq!(r.unwrap_err(), D::ConversationEnded)
                     }
                 }
@@ -380,7 +380,7 @@ impl Harness {
                         }]
                     ),
                     Status::Closed => assert_eq!(r.unwrap_err(), D::ConversationClosed),
-                    Status::Ended | Status::Abandoned => {
+                    Status::Ended | Status::Abandoned | Status::Interrupted => {
                         assert_eq!(r.unwrap_err(), D::ConversationEnded)
                     }
                 }
@@ -691,6 +691,7 @@ impl Harness {
                         agent_id: a,
                         agent_name: agent.name.clone(),
                         deadline: self.w.now + self.w.policy.offer_timeout,
+                        transfer: false,
                     }]
                 );
                 assert!(d.agents.is_empty());
@@ -717,7 +718,9 @@ impl Harness {
         let load = load_of(self.w.agent(a));
         let r = self.w.cmd(c, ConversationCommand::Accept { agent: a });
         match conv.status {
-            Status::Offered { agent_id, deadline } if agent_id == a && self.w.now < deadline => {
+            Status::Offered {
+                agent_id, deadline, ..
+            } if agent_id == a && self.w.now < deadline => {
                 let d = r.expect("the offered agent accepts before the deadline");
                 assert!(matches!(
                     d.conversation.as_slice(),
@@ -1110,7 +1113,9 @@ impl Harness {
                 Status::Waiting => {
                     assert!(agents.is_empty() && offered.is_empty());
                 }
-                Status::Offered { agent_id, deadline } => {
+                Status::Offered {
+                    agent_id, deadline, ..
+                } => {
                     assert!(agents.is_empty());
                     assert_eq!(
                         offered,
@@ -1133,7 +1138,7 @@ impl Harness {
                     assert!(!agents.is_empty(), "closed with nobody left to end it");
                     assert!(offered.is_empty());
                 }
-                Status::Ended | Status::Abandoned => {
+                Status::Ended | Status::Abandoned | Status::Interrupted => {
                     assert!(agents.is_empty() && offered.is_empty());
                 }
             }

@@ -112,7 +112,8 @@ fn an_offer_that_times_out_puts_the_agent_in_rona_and_the_chat_back_at_the_front
         w.conv(c1).status,
         Status::Offered {
             agent_id: a,
-            deadline
+            deadline,
+            transfer: false,
         }
     );
 

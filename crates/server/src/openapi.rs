@@ -38,6 +38,8 @@ fn crud(tag: &str, schema: &str) -> (Value, Value) {
 /// The document itself (also checked by a test against the router's routes).
 pub fn spec() -> Value {
     let mut paths = serde_json::Map::new();
+    paths.insert("/".into(), json!({"get": {"tags": ["ui"], "summary": "The web app's start page", "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}}));
+    paths.insert("/api/openapi.json".into(), json!({"get": {"tags": ["meta"], "summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}}}));
     paths.insert("/healthz".into(), json!({"get": {"tags": ["health"], "summary": "Alive", "responses": {"200": {"description": "ok"}}}}));
     paths.insert("/readyz".into(), json!({"get": {"tags": ["health"], "summary": "Ready: the store is reachable and the node is not stopping", "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}}}}));
     paths.insert("/api/v1/sessions".into(), json!({"post": {"tags": ["sessions"], "summary": "Sign in",

@@ -6,7 +6,8 @@
 use crate::engine::{StartRequest, Started};
 use crate::http::admin::{AgentUpdate, NewAgent};
 use crate::http::{
-    HistoryEvent, Me, PastConversation, QueueSummary, SessionCreated, SignIn, WidgetConfig,
+    AvailableAgent, HistoryEvent, Me, PastConversation, QueueSummary, SessionCreated, SignIn,
+    WidgetConfig,
 };
 use crate::wire::*;
 use switchboard_core::config::*;
@@ -56,6 +57,7 @@ pub fn typescript() -> String {
         QueueSummary,
         HistoryEvent,
         PastConversation,
+        AvailableAgent,
         WidgetConfig,
         StartRequest,
         Started,

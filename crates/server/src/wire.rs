@@ -68,6 +68,33 @@ pub enum AgentCommandFrame {
         id: String,
     },
     Ping,
+    /// Transfer a chat you own (alone, no invitation pending) to a queue or to an agent.
+    Transfer {
+        id: String,
+        conversation_id: ConversationId,
+        #[serde(default)]
+        #[ts(optional)]
+        queue_id: Option<QueueId>,
+        #[serde(default)]
+        #[ts(optional)]
+        agent_id: Option<AgentId>,
+    },
+    /// Invite an available agent into a chat you own: a conference.
+    Invite {
+        id: String,
+        conversation_id: ConversationId,
+        agent_id: AgentId,
+    },
+    /// Cancel your pending invitation (no RONA).
+    CancelInvitation {
+        id: String,
+        conversation_id: ConversationId,
+    },
+    /// End conference: leave the chat; it goes on with the other agent.
+    Leave {
+        id: String,
+        conversation_id: ConversationId,
+    },
 }
 
 /// Frames a customer's widget sends.
@@ -109,6 +136,9 @@ pub struct EventFrame<'a> {
 /// What the offer pop-over shows.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ts_rs::TS)]
 pub struct OfferView {
+    /// `chat` (routing), `transfer` (the owner transferred it to you), `conference` (an
+    /// invitation to join the owner).
+    pub kind: String,
     pub conversation_id: ConversationId,
     pub customer_name: String,
     pub customer: CustomerInfo,
@@ -146,6 +176,14 @@ pub struct ChatView {
     pub conversation_id: ConversationId,
     /// `active`, `closed` (nobody can send; End it), `ended` or ... (see protocol.md).
     pub status: String,
+    /// What the chat's controls show: `active`, `conference_requested`, `conference`,
+    /// `closed`, `ended`.
+    pub control: String,
+    /// The owner, while it is active.
+    #[ts(optional)]
+    pub owner: Option<AgentId>,
+    /// The agents in it (owner first).
+    pub agents: Vec<AgentId>,
     /// The conversation's last `seq`.
     #[ts(type = "number")]
     pub head_seq: u64,
@@ -200,6 +238,9 @@ impl ChatView {
         ChatView {
             conversation_id: c.id,
             status: c.status.name().to_string(),
+            control: c.control_state().to_string(),
+            owner: c.owner(),
+            agents: c.agents.clone(),
             head_seq: c.head_seq,
             wrap_up_pending: c.wrapups.contains_key(&agent),
             customer_name: customer_label(&c.customer),

@@ -278,4 +278,44 @@ impl Store {
             .map(|r| parse(&r.try_get::<String, _>(0)?))
             .collect()
     }
+
+    /// Agents who could take a transfer or an invitation now (Available, connected, no offer,
+    /// room), by name: (id, name, load, capacity).
+    pub async fn available_agents(&self) -> Result<Vec<(AgentId, String, i64, i64)>> {
+        let rows = self
+            .fetch_all(
+                "SELECT id, name, load, capacity FROM agents
+                 WHERE presence = 'available' AND connected = 1 AND has_offer = 0 AND load < capacity
+                 ORDER BY name, id",
+                |q| q,
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    id(r.try_get::<String, _>(0)?)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Conversations not over whose asset has been deleted (a chat that started on another
+    /// node just as the asset was deleted): the timers interrupt them.
+    pub async fn live_conversations_of_deleted_assets(&self) -> Result<Vec<ConversationId>> {
+        let rows = self
+            .fetch_all(
+                "SELECT c.id FROM conversations c
+                 JOIN catalog a ON a.kind = 'asset' AND a.id = c.asset_id
+                 WHERE a.deleted_at IS NOT NULL
+                   AND c.status IN ('waiting', 'offered', 'active')",
+                |q| q,
+            )
+            .await?;
+        rows.into_iter()
+            .map(|r| id(r.try_get::<String, _>(0)?))
+            .collect()
+    }
 }

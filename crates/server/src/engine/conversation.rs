@@ -50,8 +50,13 @@ impl Engine {
             .ok_or(DomainError::ConversationNotFound)?;
         let mut involved = before.loaded_agents();
         involved.extend(actor_agent);
-        if let ConversationCommand::Offer { agent } = command {
-            involved.insert(*agent);
+        match command {
+            ConversationCommand::Offer { agent: target }
+            | ConversationCommand::TransferToAgent { target, .. }
+            | ConversationCommand::Invite { target, .. } => {
+                involved.insert(*target);
+            }
+            _ => {}
         }
         let mut rows = BTreeMap::new();
         for aid in involved {

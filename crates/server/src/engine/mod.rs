@@ -228,6 +228,49 @@ impl Engine {
         Err(EngineError::Busy)
     }
 
+    /// Changes the name an agent's chats show from now on (an administrator renamed the
+    /// account): offers, "joined" notices and message captions take it from the agent's
+    /// snapshot.
+    pub async fn rename_agent(
+        self: &Arc<Self>,
+        agent: AgentId,
+        name: &str,
+    ) -> Result<(), EngineError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let row = self
+                .store
+                .agent(agent)
+                .await?
+                .ok_or(EngineError::NotFound("no such agent"))?;
+            if row.state.name == name {
+                return Ok(());
+            }
+            let mut state = row.state.clone();
+            state.name = name.to_string();
+            let policy = self.config.get().await?.base_policy();
+            let mut commit = Commit {
+                now: self.now(),
+                conversation: None,
+                agents: vec![AgentWrite {
+                    expected_version: row.version,
+                    deadline: agent_next_deadline(&state, &policy),
+                    state: state.clone(),
+                    events: vec![],
+                }],
+                command: None,
+            };
+            match self.store.commit(&mut commit).await {
+                Ok(()) => {
+                    self.after_agent_change(&row.state, Arc::new(state));
+                    return Ok(());
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(EngineError::Busy)
+    }
+
     /// Publishes an agent's new snapshot and starts what its change calls for.
     fn after_agent_change(self: &Arc<Self>, before: &Agent, after: Arc<Agent>) {
         let room_opened = after.can_take_offer() && !before.can_take_offer();

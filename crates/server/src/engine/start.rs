@@ -4,8 +4,8 @@ use super::*;
 use crate::auth;
 use std::collections::BTreeMap;
 use switchboard_core::config::Asset;
-use switchboard_core::decide::{next_deadline, start};
-use switchboard_store::ConversationWrite;
+use switchboard_core::decide::{next_deadline, start, ConversationCommand};
+use switchboard_store::{CatalogKind, ConversationWrite};
 
 /// What the widget sends to start a chat.
 #[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize, ts_rs::TS)]
@@ -65,10 +65,14 @@ impl Engine {
     ) -> Result<Started, EngineError> {
         self.check_accepting()?;
         let config = self.config.get().await?;
-        let asset: &Asset = config
-            .assets
-            .get(&asset_id)
+        // Read from the store, not the cache: a deleted asset takes no new chat, whichever
+        // node deleted it.
+        let asset: Asset = self
+            .store
+            .entry(CatalogKind::Asset, &asset_id.to_string())
+            .await?
             .ok_or(EngineError::NotFound("no such asset (or it was deleted)"))?;
+        let asset = &asset;
         let queue = config
             .queues
             .get(&asset.queue_id)
@@ -178,5 +182,24 @@ impl Engine {
             conversation_id: cid,
             token,
         })
+    }
+
+    /// An asset was deleted: every chat that came through it and is not over is interrupted
+    /// (closed for the agents in it, out of the line if it was waiting or offered).
+    pub async fn interrupt_asset(self: &Arc<Self>, asset: AssetId) -> Result<(), EngineError> {
+        for cid in self
+            .store
+            .live_conversations_of_asset(&asset.to_string())
+            .await?
+        {
+            match self
+                .conversation_command(cid, None, None, ConversationCommand::Interrupt)
+                .await
+            {
+                Ok(_) | Err(EngineError::Domain(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 }

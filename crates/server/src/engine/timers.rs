@@ -178,6 +178,11 @@ impl Engine {
             }
             self.store.remove_connection(&conn).await?;
         }
+        for cid in self.store.live_conversations_of_deleted_assets().await? {
+            let _ = self
+                .conversation_command(cid, None, None, ConversationCommand::Interrupt)
+                .await;
+        }
         self.store
             .prune(Timestamp(now.0 - KEEP_COMMAND_IDS.0), now)
             .await?;

@@ -253,6 +253,11 @@ async fn remove<T: Entry>(
         return Err(ApiError::not_found(T::WHAT));
     }
     engine.config.reload().await?;
+    if T::KIND == CatalogKind::Asset {
+        // Its live chats are interrupted; its history stays for reports.
+        let asset: AssetId = id.parse().map_err(|_| ApiError::not_found(T::WHAT))?;
+        engine.interrupt_asset(asset).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -394,6 +399,7 @@ async fn update_agent(
         check_password(p)?;
     }
     engine.store.update_account(&account).await?;
+    engine.rename_agent(id, &account.name).await?;
     if let Some(c) = update.capacity {
         engine
             .agent_command(id, None, AgentCommand::SetCapacity(c))

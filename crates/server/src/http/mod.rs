@@ -36,6 +36,8 @@ pub fn routes() -> Router<SharedEngine> {
         .route("/api/v1/wrapup-reasons", get(wrapup_reasons))
         .route("/api/v1/templates", get(templates))
         .route("/api/v1/queues", get(queues))
+        .route("/api/v1/directory/queues", get(directory_queues))
+        .route("/api/v1/directory/agents", get(directory_agents))
         .route("/api/v1/conversations/{id}/events", get(history))
         .route(
             "/api/v1/conversations/{id}/customer-history",
@@ -188,6 +190,71 @@ async fn queues(
             .map(|q| QueueSummary {
                 id: q.id,
                 name: q.name,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct Search {
+    /// Keeps the entries whose name contains this, ignoring case.
+    #[serde(default)]
+    pub search: Option<String>,
+}
+
+fn matches(name: &str, search: &Option<String>) -> bool {
+    match search.as_deref().map(str::trim) {
+        None | Some("") => true,
+        Some(s) => name.to_lowercase().contains(&s.to_lowercase()),
+    }
+}
+
+/// The queues a chat can be transferred to, filtered on the server (the desktop's Reload
+/// fetches it again).
+async fn directory_queues(
+    State(engine): State<SharedEngine>,
+    _who: Authed,
+    ApiQuery(q): ApiQuery<Search>,
+) -> Result<Json<Vec<QueueSummary>>, ApiError> {
+    let queues: Vec<Queue> = engine.store.entries(CatalogKind::Queue).await?;
+    Ok(Json(
+        queues
+            .into_iter()
+            .filter(|queue| matches(&queue.name, &q.search))
+            .map(|queue| QueueSummary {
+                id: queue.id,
+                name: queue.name,
+            })
+            .collect(),
+    ))
+}
+
+/// An agent a chat can be transferred to, or invited into.
+#[derive(Serialize, ts_rs::TS)]
+pub struct AvailableAgent {
+    pub id: AgentId,
+    pub name: String,
+    pub load: u32,
+    pub capacity: u32,
+}
+
+/// The agents a chat can go to now: Available, connected, with room and no offer pending,
+/// not the one asking.
+async fn directory_agents(
+    State(engine): State<SharedEngine>,
+    who: Authed,
+    ApiQuery(q): ApiQuery<Search>,
+) -> Result<Json<Vec<AvailableAgent>>, ApiError> {
+    let agents = engine.store.available_agents().await?;
+    Ok(Json(
+        agents
+            .into_iter()
+            .filter(|(id, name, ..)| *id != who.account.id && matches(name, &q.search))
+            .map(|(id, name, load, capacity)| AvailableAgent {
+                id,
+                name,
+                load: load as u32,
+                capacity: capacity as u32,
             })
             .collect(),
     ))

@@ -28,6 +28,10 @@ const KNOWN: &[&str] = &[
     "sync",
     "sign_out",
     "ping",
+    "transfer",
+    "invite",
+    "cancel_invitation",
+    "leave",
 ];
 
 pub async fn upgrade(State(engine): State<SharedEngine>, ws: WebSocketUpgrade) -> Response {
@@ -266,17 +270,31 @@ impl Session {
 
     async fn offer_view(&self, cid: ConversationId) -> Option<OfferView> {
         let c = self.engine.store.conversation(cid).await.ok()??;
-        let Status::Offered { agent_id, deadline } = c.status else {
-            return None;
+        let me = self.me();
+        // A chat offered by routing or by a transfer, or an invitation into a conference.
+        let (kind, deadline) = match (&c.status, &c.invitation) {
+            (
+                Status::Offered {
+                    agent_id,
+                    deadline,
+                    transfer,
+                },
+                _,
+            ) if *agent_id == me => (if *transfer { "transfer" } else { "chat" }, *deadline),
+            (Status::Active { .. }, Some(i)) if i.agent_id == me => ("conference", i.deadline),
+            _ => return None,
         };
-        if agent_id != self.me() {
-            return None;
-        }
         let log = self.engine.store.events_after(cid, 0, 1000).await.ok()?;
         let offered_at = log
             .iter()
             .rev()
-            .find(|e| matches!(e.event, ConversationEvent::Offered { .. }))
+            .find(|e| {
+                matches!(
+                    e.event,
+                    ConversationEvent::Offered { .. }
+                        | ConversationEvent::ConferenceRequested { .. }
+                )
+            })
             .map(|e| e.at.0)
             .unwrap_or(deadline.0);
         let messages = log
@@ -292,6 +310,7 @@ impl Session {
             })
             .collect();
         Some(OfferView {
+            kind: kind.to_string(),
             conversation_id: cid,
             customer_name: customer_label(&c.customer),
             customer: c.customer.clone(),
@@ -312,6 +331,8 @@ impl Session {
         match item {
             Item::Event(pe) => self.event(socket, &pe).await,
             Item::Agent(agent) => {
+                // The name an administrator gave the agent since this desktop opened.
+                self.account.name.clone_from(&agent.name);
                 socket
                     .send(&ServerFrame::Presence {
                         agent: AgentView::of(&agent),
@@ -360,8 +381,13 @@ impl Session {
             }
             return true;
         }
+        use ConversationEvent as E;
         match &pe.event {
-            ConversationEvent::Accepted { agent_id, .. } if *agent_id == me => {
+            E::Accepted { agent_id, .. }
+            | E::TransferAccepted { agent_id, .. }
+            | E::ConferenceJoined { agent_id, .. }
+                if *agent_id == me =>
+            {
                 // Accepting opens the chat: its whole history, then live events.
                 if !self.send_range(socket, cid, 0, pe.seq).await {
                     return false;
@@ -370,13 +396,19 @@ impl Session {
                 self.conversations.insert(cid, pe.conversation.clone());
                 true
             }
-            ConversationEvent::Offered { agent_id, .. } if *agent_id == me => {
+            E::Offered { agent_id, .. } | E::ConferenceRequested { agent_id, .. }
+                if *agent_id == me =>
+            {
                 match self.offer_view(cid).await {
                     Some(offer) => socket.send(&ServerFrame::Offer { offer }).await,
                     None => true,
                 }
             }
-            ConversationEvent::OfferTimedOut { agent_id } if *agent_id == me => {
+            E::OfferTimedOut { agent_id }
+            | E::TransferRejected { agent_id }
+            | E::ConferenceWithdrawn { agent_id }
+                if *agent_id == me =>
+            {
                 socket
                     .send(&ServerFrame::OfferEnded {
                         conversation_id: cid,
@@ -384,7 +416,9 @@ impl Session {
                     })
                     .await
             }
-            ConversationEvent::OfferWithdrawn { agent_id, .. } if *agent_id == me => {
+            E::OfferWithdrawn { agent_id, .. } | E::ConferenceCancelled { agent_id }
+                if *agent_id == me =>
+            {
                 socket
                     .send(&ServerFrame::OfferEnded {
                         conversation_id: cid,
@@ -528,6 +562,98 @@ impl Session {
                             text,
                             template: Some(template),
                         },
+                    )
+                    .await;
+                socket.answer(&id, r).await
+            }
+            F::Transfer {
+                id,
+                conversation_id,
+                queue_id,
+                agent_id,
+            } => {
+                let client = client_id(scope, &id, &value);
+                let command = match (queue_id, agent_id) {
+                    (Some(q), None) => {
+                        let config = match engine.config.get().await {
+                            Ok(c) => c,
+                            Err(e) => return socket.answer(&id, Err(e.into())).await,
+                        };
+                        let Some(queue) = config.queues.get(&q) else {
+                            return socket
+                                .send_error(Some(id), "unknown_queue", "there is no such queue")
+                                .await;
+                        };
+                        ConversationCommand::TransferToQueue {
+                            agent: me,
+                            queue_id: queue.id,
+                            queue_name: queue.name.clone(),
+                            priority: queue.priority,
+                        }
+                    }
+                    (None, Some(target)) => {
+                        ConversationCommand::TransferToAgent { agent: me, target }
+                    }
+                    _ => {
+                        return socket
+                            .send_error(
+                                Some(id),
+                                "invalid_command",
+                                "a transfer names exactly one of queue_id and agent_id",
+                            )
+                            .await
+                    }
+                };
+                let r = engine
+                    .conversation_command(conversation_id, Some(me), Some(&client), command)
+                    .await;
+                socket.answer(&id, r).await
+            }
+            F::Invite {
+                id,
+                conversation_id,
+                agent_id,
+            } => {
+                let client = client_id(scope, &id, &value);
+                let r = engine
+                    .conversation_command(
+                        conversation_id,
+                        Some(me),
+                        Some(&client),
+                        ConversationCommand::Invite {
+                            agent: me,
+                            target: agent_id,
+                        },
+                    )
+                    .await;
+                socket.answer(&id, r).await
+            }
+            F::CancelInvitation {
+                id,
+                conversation_id,
+            } => {
+                let client = client_id(scope, &id, &value);
+                let r = engine
+                    .conversation_command(
+                        conversation_id,
+                        Some(me),
+                        Some(&client),
+                        ConversationCommand::CancelInvitation { agent: me },
+                    )
+                    .await;
+                socket.answer(&id, r).await
+            }
+            F::Leave {
+                id,
+                conversation_id,
+            } => {
+                let client = client_id(scope, &id, &value);
+                let r = engine
+                    .conversation_command(
+                        conversation_id,
+                        Some(me),
+                        Some(&client),
+                        ConversationCommand::LeaveConference { agent: me },
                     )
                     .await;
                 socket.answer(&id, r).await

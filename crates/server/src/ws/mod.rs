@@ -24,6 +24,9 @@ pub const RATE_PER_SEC: f64 = 20.0;
 pub const RATE_BURST: f64 = 40.0;
 /// Refused commands in a row after which the connection is closed.
 pub const RATE_STRIKES: u32 = 100;
+/// After closing a flooding connection, how long its unread frames are drained while the
+/// client's Close comes back.
+pub const CLOSE_DRAIN: Duration = Duration::from_secs(2);
 /// The transport's own limit: beyond it the socket is closed (1009).
 pub const MAX_TRANSPORT_BYTES: usize = 1024 * 1024;
 
@@ -111,6 +114,20 @@ impl Socket {
         let _ = self.sink.close().await;
     }
 
+    /// Reads and drops what the client has sent until its Close answers ours (bounded by
+    /// `CLOSE_DRAIN`). Dropping a socket with frames still unread resets the connection,
+    /// and the client then loses our Close frame and its reason.
+    async fn drain(&mut self) {
+        let _ = tokio::time::timeout(CLOSE_DRAIN, async {
+            while let Some(Ok(m)) = self.stream.next().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+
     /// Turns one received message into a frame to act on, answering what is wrong with it.
     /// `known` lists the frame types this socket accepts.
     pub async fn accept(
@@ -156,6 +173,7 @@ impl Socket {
             self.strikes += 1;
             if self.strikes >= RATE_STRIKES {
                 self.close(CLOSE_POLICY, "too many commands").await;
+                self.drain().await;
                 return Incoming::Closed;
             }
             self.send_error(id, "rate_limited", format!("at most {RATE_PER_SEC} commands a second; this one was not run: send it again later")).await;
