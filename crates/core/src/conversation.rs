@@ -76,6 +76,9 @@ pub struct Conversation {
     pub invitation: Option<Invitation>,
     /// Agents who left and owe a wrap-up, with the time they left (for auto wrap-up).
     pub wrapups: BTreeMap<AgentId, Timestamp>,
+    /// Agents who transferred it away: routing does not offer it back to them.
+    #[serde(default)]
+    pub transferred_by: BTreeSet<AgentId>,
     /// Every agent who has ever been in the chat (they may read its log).
     pub ever_agents: BTreeSet<AgentId>,
     /// The customer's open connections.
@@ -119,6 +122,7 @@ impl Conversation {
             status: Status::Waiting,
             agents: Vec::new(),
             invitation: None,
+            transferred_by: BTreeSet::new(),
             wrapups: BTreeMap::new(),
             ever_agents: BTreeSet::new(),
             customer_connections: BTreeSet::new(),
@@ -251,7 +255,9 @@ impl Conversation {
                 self.wrapups.remove(agent_id);
             }
             Abandoned { .. } => self.status = Status::Abandoned,
-            TransferRequested { .. } => {}
+            TransferRequested { agent_id, .. } => {
+                self.transferred_by.insert(*agent_id);
+            }
             ConferenceRequested {
                 agent_id, deadline, ..
             } => {

@@ -270,6 +270,10 @@ pub fn decide(
                 return Err(DomainError::WrongConversationState);
             }
             let a = agents.get(agent).ok_or(DomainError::AgentNotAvailable)?;
+            if c.transferred_by.contains(agent) {
+                // Whoever transferred a chat away is not offered it back.
+                return Err(DomainError::AgentNotAvailable);
+            }
             check_can_take_offer(a)?;
             Ok(Decision::conv(vec![E::Offered {
                 agent_id: *agent,

@@ -442,7 +442,6 @@ impl Ws {
         self.wait_for(t, move |v| v["type"] == t2.as_str()).await
     }
 
-    /// Sends a command with a fresh id and returns its answer (`ack` or `error`).
     /// Sends a command with a fresh id and returns its answer; a `rate_limited` refusal is
     /// sent again after a pause, as a client should.
     pub async fn command(&mut self, mut v: Value) -> Value {
@@ -475,6 +474,18 @@ impl Ws {
                 && f["event"]["type"] == t.as_str()
         })
         .await
+    }
+
+    /// The next frame (buffered first), or None once the socket is closed.
+    pub async fn next_frame(&mut self) -> Option<Value> {
+        loop {
+            if let Some(f) = self.buffer.pop_front() {
+                return Some(f);
+            }
+            if self.closed.is_some() || !self.pull().await {
+                return None;
+            }
+        }
     }
 
     /// A ping answered by a pong: every frame the server sent before it is in the buffer.
