@@ -174,6 +174,10 @@ pub struct DesktopProfile {
     /// How long a waiting customer who disconnected keeps their place.
     #[serde(default = "default_grace")]
     pub customer_grace_secs: u32,
+    /// The region (ISO 3166 alpha-2, such as `US` or `DE`) whose national phone numbers are
+    /// masked too; numbers in international form (`+…`) are masked whatever it is.
+    #[serde(default)]
+    pub phone_region: Option<String>,
 }
 
 fn default_capacity() -> u32 {
@@ -193,6 +197,7 @@ impl Default for DesktopProfile {
             default_capacity: default_capacity(),
             signout_grace_secs: default_grace(),
             customer_grace_secs: default_grace(),
+            phone_region: None,
         }
     }
 }

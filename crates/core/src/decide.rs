@@ -183,8 +183,11 @@ fn check_owner_alone(c: &Conversation, agent: AgentId) -> Result<(), DomainError
     }
 }
 
-/// The agent a transfer or an invitation goes to: not oneself, and able to take it now.
+/// The agent a transfer or an invitation goes to: not oneself, not one who still owes a
+/// wrap-up for this chat (they would be in it and owe its wrap-up at once), and able to take
+/// it now.
 fn check_target<'a>(
+    c: &Conversation,
     agents: &'a BTreeMap<AgentId, Agent>,
     agent: AgentId,
     target: AgentId,
@@ -193,6 +196,9 @@ fn check_target<'a>(
         return Err(DomainError::CannotTargetSelf);
     }
     let t = agents.get(&target).ok_or(DomainError::AgentNotAvailable)?;
+    if c.wrapups.contains_key(&target) {
+        return Err(DomainError::AgentNotAvailable);
+    }
     check_can_take_offer(t)?;
     Ok(t)
 }
@@ -270,8 +276,9 @@ pub fn decide(
                 return Err(DomainError::WrongConversationState);
             }
             let a = agents.get(agent).ok_or(DomainError::AgentNotAvailable)?;
-            if c.transferred_by.contains(agent) {
-                // Whoever transferred a chat away is not offered it back.
+            if c.transferred_by.contains(agent) || c.wrapups.contains_key(agent) {
+                // Whoever transferred a chat away is not offered it back; nor is whoever
+                // left it (a conference) and still owes its wrap-up.
                 return Err(DomainError::AgentNotAvailable);
             }
             check_can_take_offer(a)?;
@@ -491,7 +498,7 @@ pub fn decide(
         }
         C::TransferToAgent { agent, target } => {
             check_owner_alone(c, *agent)?;
-            let t = check_target(agents, *agent, *target)?;
+            let t = check_target(c, agents, *agent, *target)?;
             let agent_name = name_of(agents, agent);
             Ok(Decision::conv(vec![
                 E::TransferRequested {
@@ -517,7 +524,7 @@ pub fn decide(
         }
         C::Invite { agent, target } => {
             check_owner_alone(c, *agent)?;
-            let t = check_target(agents, *agent, *target)?;
+            let t = check_target(c, agents, *agent, *target)?;
             Ok(Decision::conv(vec![E::ConferenceRequested {
                 agent_id: *target,
                 agent_name: t.name.clone(),

@@ -93,8 +93,11 @@ impl Bus {
         });
     }
 
-    /// Delivers other nodes' notices to this node's connections, until the bus closes.
-    pub async fn listen(&self, hub: Arc<Hub>) -> Result<tokio::task::JoinHandle<()>, String> {
+    /// Hands other nodes' notices to `deliver`, until the bus closes.
+    pub async fn listen(
+        &self,
+        deliver: impl Fn(NoticeBody) + Send + Sync + 'static,
+    ) -> Result<tokio::task::JoinHandle<()>, String> {
         let mut subscriber = self
             .client
             .subscribe(self.subject.clone())
@@ -105,7 +108,7 @@ impl Bus {
             while let Some(message) = subscriber.next().await {
                 match serde_json::from_slice::<Notice>(&message.payload) {
                     Ok(n) if n.node == me => {}
-                    Ok(n) => deliver(&hub, n.body),
+                    Ok(n) => deliver(n.body),
                     Err(e) => tracing::warn!(error = %e, "a notice that does not parse"),
                 }
             }
@@ -114,14 +117,14 @@ impl Bus {
 }
 
 /// Hands a notice's news to this node's connections.
-pub fn deliver(hub: &Hub, body: NoticeBody) {
+pub fn deliver(hub: &Hub, masker: Option<&switchboard_mask::Masker>, body: NoticeBody) {
     match body {
         NoticeBody::Conversation {
             conversation,
             events,
             agents,
             lines,
-        } => deliver_conversation(hub, Arc::new(conversation), events, &agents, &lines),
+        } => deliver_conversation(hub, masker, Arc::new(conversation), events, &agents, &lines),
         NoticeBody::Agent { agent } => {
             hub.publish(Topic::Agent(agent.id), Item::Agent(Arc::new(agent)))
         }
@@ -154,13 +157,20 @@ pub fn deliver(hub: &Hub, body: NoticeBody) {
 /// Sends a conversation's committed events to its customer and agents on this node.
 pub fn deliver_conversation(
     hub: &Hub,
+    masker: Option<&switchboard_mask::Masker>,
     after: Arc<Conversation>,
     events: Vec<(u64, Timestamp, ConversationEvent)>,
     agents: &[AgentId],
     lines: &[QueueId],
 ) {
     for (seq, at, event) in events {
-        let item = Item::Event(Arc::new(PublishedEvent::new(seq, at, event, after.clone())));
+        let item = Item::Event(Arc::new(PublishedEvent::new(
+            seq,
+            at,
+            event,
+            after.clone(),
+            masker,
+        )));
         hub.publish(Topic::Customer(after.id), item.clone());
         for a in agents {
             hub.publish(Topic::Agent(*a), item.clone());

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use switchboard_core::config::*;
 use switchboard_core::policy::{Policy, WrapUpChoice};
 use switchboard_core::*;
+use switchboard_mask::{MaskConfig, Masker};
 use switchboard_store::{CatalogKind, Store, StoreError};
 
 const MAX_AGE: Duration = Duration::from_secs(2);
 
-#[derive(Default)]
 pub struct ConfigSnapshot {
     pub profile: DesktopProfile,
     pub assets: HashMap<AssetId, Asset>,
@@ -20,9 +20,39 @@ pub struct ConfigSnapshot {
     pub wrapup_reasons: HashMap<WrapUpReasonId, WrapUpReason>,
     pub idle_codes: HashMap<IdleCodeId, IdleCode>,
     pub templates: HashMap<String, Template>,
+    /// Detects customer sensitive data, for the profile's phone region.
+    pub masker: Arc<Masker>,
+}
+
+impl Default for ConfigSnapshot {
+    fn default() -> Self {
+        ConfigSnapshot {
+            profile: DesktopProfile::default(),
+            assets: HashMap::new(),
+            queues: HashMap::new(),
+            wrapup_reasons: HashMap::new(),
+            idle_codes: HashMap::new(),
+            templates: HashMap::new(),
+            masker: Arc::new(Masker::default()),
+        }
+    }
 }
 
 impl ConfigSnapshot {
+    /// The masker for what agents and supervisors see, if masking is on.
+    pub fn agent_masker(&self) -> Option<&Masker> {
+        self.profile
+            .mask_sensitive_data
+            .then_some(self.masker.as_ref())
+    }
+
+    /// The masker for payment data before it is stored, if that is on.
+    pub fn redactor(&self) -> Option<&Masker> {
+        self.profile
+            .redact_payment_at_rest
+            .then_some(self.masker.as_ref())
+    }
+
     /// The rules in force for a conversation: the profile's, its queue's and its asset's.
     pub fn policy_for(&self, queue: QueueId, asset: AssetId) -> Policy {
         let mut policy = self.base_policy();
@@ -70,6 +100,11 @@ impl ConfigCache {
         }
     }
 
+    /// The snapshot as cached, without reading the store (for code that cannot wait).
+    pub fn current(&self) -> Arc<ConfigSnapshot> {
+        self.current.read().unwrap().0.clone()
+    }
+
     pub async fn get(&self) -> Result<Arc<ConfigSnapshot>, StoreError> {
         {
             let cur = self.current.read().unwrap();
@@ -83,8 +118,22 @@ impl ConfigCache {
     /// Reads everything again (after an admin write, or when stale).
     pub async fn reload(&self) -> Result<Arc<ConfigSnapshot>, StoreError> {
         let s = &self.store;
+        let profile = s.desktop_profile().await?;
+        let masker = {
+            let previous = self.current();
+            if previous.masker.default_region() == profile.phone_region.as_deref() {
+                previous.masker.clone()
+            } else {
+                let config = MaskConfig {
+                    default_region: profile.phone_region.clone(),
+                };
+                // The region is checked when the profile is saved; fall back to none.
+                Arc::new(Masker::new(&config).unwrap_or_default())
+            }
+        };
         let snapshot = Arc::new(ConfigSnapshot {
-            profile: s.desktop_profile().await?,
+            masker,
+            profile,
             assets: s
                 .entries::<Asset>(CatalogKind::Asset)
                 .await?

@@ -30,11 +30,14 @@ pub struct PublishedEvent {
 }
 
 impl PublishedEvent {
+    /// `masker`: mask customer sensitive data in the agents' frame (the customer's is never
+    /// masked: it shows the customer's own words).
     pub fn new(
         seq: u64,
         at: Timestamp,
         event: ConversationEvent,
         conversation: Arc<Conversation>,
+        masker: Option<&switchboard_mask::Masker>,
     ) -> Self {
         let frame = |e: &ConversationEvent| -> Arc<str> {
             serde_json::to_string(&EventFrame {
@@ -47,7 +50,10 @@ impl PublishedEvent {
             .expect("events always serialise")
             .into()
         };
-        let agent_frame = frame(&event);
+        let agent_frame = match masker {
+            Some(m) => frame(&crate::masking::event(m, &event)),
+            None => frame(&event),
+        };
         let customer_frame = (event.audience() == Audience::Everyone).then(|| frame(&event));
         PublishedEvent {
             seq,

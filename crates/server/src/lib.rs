@@ -10,6 +10,7 @@ pub mod demo;
 pub mod engine;
 pub mod http;
 pub mod hub;
+pub mod masking;
 pub mod openapi;
 pub mod typescript;
 pub mod wire;

@@ -56,6 +56,22 @@ pub fn spec() -> Value {
     ] {
         paths.insert(p.into(), json!({"get": {"tags": ["desktop"], "security": [{"bearer": []}], "responses": {"200": ok("The list", json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{s}")}})), "401": error_response("unauthorized")}}}));
     }
+    for (p, s, summary) in [
+        (
+            "/api/v1/directory/queues",
+            "QueueSummary",
+            "Queues a chat can be transferred to",
+        ),
+        (
+            "/api/v1/directory/agents",
+            "AvailableAgent",
+            "Agents a chat can go to now (Available, connected, with room), not the caller",
+        ),
+    ] {
+        paths.insert(p.into(), json!({"get": {"tags": ["desktop"], "summary": summary, "security": [{"bearer": []}],
+            "parameters": [{"name": "search", "in": "query", "schema": {"type": "string"}, "description": "Keep names containing this (case-insensitive)"}],
+            "responses": {"200": ok("The list", json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{s}")}})), "401": error_response("unauthorized")}}}));
+    }
     paths.insert("/api/v1/conversations/{id}/events".into(), json!({"get": {"tags": ["desktop"], "summary": "A conversation's log, for an agent who has been in it or a supervisor", "security": [{"bearer": []}],
         "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}},
                        {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
@@ -109,6 +125,7 @@ pub fn spec() -> Value {
                 "Asset": {"type": "object", "required": ["name", "queue_id"], "properties": {"id": id, "name": {"type": "string"}, "queue_id": id, "secret": {"type": "string", "minLength": 16}, "allowed_origins": {"type": "array", "items": {"type": "string"}}, "prechat_fields": {"type": "array", "items": {"type": "object", "properties": {"key": {"type": "string"}, "label": {"type": "string"}, "required": {"type": "boolean"}}}}, "inactivity_timeout_secs": {"type": "integer", "minimum": 60, "maximum": 86400}, "title": {"type": "string"}, "greeting": {"type": "string"}}},
                 "Queue": {"type": "object", "required": ["name"], "properties": {"id": id, "name": {"type": "string"}, "offer_timeout_secs": {"type": "integer", "minimum": 5, "maximum": 1800}, "priority": {"type": "integer"}, "agent_ids": {"type": "array", "items": id}}},
                 "QueueSummary": {"type": "object", "properties": {"id": id, "name": {"type": "string"}}},
+                "AvailableAgent": {"type": "object", "properties": {"id": id, "name": {"type": "string"}, "load": {"type": "integer"}, "capacity": {"type": "integer"}}},
                 "IdleCode": {"type": "object", "required": ["name"], "properties": {"id": id, "name": {"type": "string"}}},
                 "WrapUpReason": {"type": "object", "required": ["name"], "properties": {"id": id, "name": {"type": "string"}}},
                 "Template": {"type": "object", "required": ["name", "body"], "properties": {"id": id, "name": {"type": "string"}, "body": {"type": "string"}}},

@@ -33,16 +33,33 @@ enum Command {
         #[command(flatten)]
         overrides: Overrides,
     },
+    /// Read text on standard input and print it as an agent sees it with masking on.
+    Mask {
+        /// The region (ISO 3166 alpha-2, e.g. US, DE) whose national phone numbers are masked.
+        #[arg(long)]
+        region: Option<String>,
+        /// Mask only payment data (cards, IBANs, SSNs), as "redact payment data at rest" does.
+        #[arg(long)]
+        payment_only: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Mask {
+        region,
+        payment_only,
+    } = &cli.command
+    {
+        return mask(region.clone(), *payment_only);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
         match cli.command {
             Command::Serve { overrides, demo } => serve(Settings::load(&overrides)?, demo).await,
+            Command::Mask { .. } => unreachable!("handled before the runtime starts"),
             Command::Migrate { overrides } => {
                 let settings = Settings::load(&overrides)?;
                 settings.init_logging();
@@ -53,6 +70,28 @@ fn main() -> anyhow::Result<()> {
             }
         }
     })
+}
+
+/// `switchboard mask`: standard input to standard output, line by line (a number is never
+/// split across lines in chat messages either).
+fn mask(region: Option<String>, payment_only: bool) -> anyhow::Result<()> {
+    use std::io::{BufRead, Write};
+    let masker = switchboard_mask::Masker::new(&switchboard_mask::MaskConfig {
+        default_region: region,
+    })?;
+    let stdin = std::io::stdin();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for line in stdin.lock().lines() {
+        let line = line?;
+        let masked = if payment_only {
+            masker.redact_payment(&line)
+        } else {
+            masker.mask(&line)
+        };
+        writeln!(out, "{masked}")?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 async fn open_store(settings: &Settings) -> anyhow::Result<Store> {

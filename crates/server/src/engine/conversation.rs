@@ -4,6 +4,7 @@
 use super::*;
 use std::collections::BTreeMap;
 use switchboard_core::decide::{decide, next_deadline, ConversationCommand};
+use switchboard_core::text::MessageText;
 use switchboard_store::ConversationWrite;
 
 impl Engine {
@@ -18,6 +19,7 @@ impl Engine {
         command: ConversationCommand,
     ) -> Result<Outcome, EngineError> {
         self.check_accepting()?;
+        let command = self.redact_at_rest(command).await?;
         for _ in 0..MAX_ATTEMPTS {
             if let Some(replayed) = self.replay(client).await? {
                 return Ok(replayed);
@@ -140,6 +142,36 @@ impl Engine {
         Ok(Outcome::Done { seq })
     }
 
+    /// With "redact payment data at rest" on, a message's card numbers, IBANs and SSNs are
+    /// masked before the message is decided on, so the clear values are never written.
+    async fn redact_at_rest(
+        &self,
+        command: ConversationCommand,
+    ) -> Result<ConversationCommand, EngineError> {
+        let config = self.config.get().await?;
+        let Some(m) = config.redactor() else {
+            return Ok(command);
+        };
+        let redact = |text: MessageText| -> MessageText {
+            MessageText::parse(&crate::masking::redact(m, text.as_str())).unwrap_or(text)
+        };
+        Ok(match command {
+            ConversationCommand::CustomerSend { text } => {
+                ConversationCommand::CustomerSend { text: redact(text) }
+            }
+            ConversationCommand::AgentSend {
+                agent,
+                text,
+                template,
+            } => ConversationCommand::AgentSend {
+                agent,
+                text: redact(text),
+                template,
+            },
+            other => other,
+        })
+    }
+
     async fn refresh_deadline(
         &self,
         c: &Conversation,
@@ -191,7 +223,15 @@ impl Engine {
             agents: agents.clone(),
             lines: lines.clone(),
         });
-        crate::bus::deliver_conversation(&self.hub, after.clone(), events, &agents, &lines);
+        let config = self.config.current();
+        crate::bus::deliver_conversation(
+            &self.hub,
+            config.agent_masker(),
+            after.clone(),
+            events,
+            &agents,
+            &lines,
+        );
         if after.is_waiting() {
             self.route_queue(after.queue_id);
         }

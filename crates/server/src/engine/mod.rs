@@ -95,8 +95,15 @@ impl Engine {
 
     /// Joins a cluster: what this node commits is told to the others, and theirs to this
     /// node's connections.
-    pub async fn attach_bus(&self, bus: Bus) -> Result<(), String> {
-        bus.listen(self.hub.clone()).await?;
+    pub async fn attach_bus(self: &Arc<Self>, bus: Bus) -> Result<(), String> {
+        let engine = Arc::downgrade(self);
+        bus.listen(move |body| {
+            if let Some(engine) = engine.upgrade() {
+                let config = engine.config.current();
+                crate::bus::deliver(&engine.hub, config.agent_masker(), body);
+            }
+        })
+        .await?;
         self.bus
             .set(bus)
             .map_err(|_| "the bus is attached already".to_string())

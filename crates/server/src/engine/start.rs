@@ -124,6 +124,21 @@ impl Engine {
             }
         }
 
+        if let Some(m) = config.redactor() {
+            // Payment data is masked before it is stored.
+            let r = |v: &mut Option<String>| {
+                if let Some(s) = v {
+                    *s = crate::masking::redact(m, s);
+                }
+            };
+            r(&mut customer.name);
+            r(&mut customer.email);
+            r(&mut customer.phone);
+            for v in customer.fields.values_mut() {
+                *v = crate::masking::redact(m, v);
+            }
+        }
+
         // The conversation's variables: pre-chat answers, and the system's own.
         let mut variables: BTreeMap<String, String> = customer.fields.clone();
         variables.insert("system.asset".into(), asset.name.clone());

@@ -110,14 +110,13 @@ impl Engine {
                     )
                     .await;
             }
+            // The session stays valid: a desktop that comes back signs the agent in again
+            // (Idle), and an account used over REST alone is not cut off.
             match self
                 .agent_command(aid, None, AgentCommand::LogOutLost)
                 .await
             {
-                Ok(_) => {
-                    self.store.delete_sessions_of(aid).await?;
-                }
-                Err(EngineError::Domain(_)) => {}
+                Ok(_) | Err(EngineError::Domain(_)) => {}
                 Err(e) => return Err(e),
             }
         }

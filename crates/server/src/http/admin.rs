@@ -429,6 +429,13 @@ async fn write_profile(
 ) -> Result<Json<DesktopProfile>, ApiError> {
     who.require(Role::Administrator)?;
     profile.validate()?;
+    if let Some(region) = &profile.phone_region {
+        let config = switchboard_mask::MaskConfig {
+            default_region: Some(region.clone()),
+        };
+        switchboard_mask::Masker::new(&config)
+            .map_err(|e| ApiError::invalid(format!("phone_region: {e}")))?;
+    }
     if let Some(r) = profile.default_wrapup_reason_id {
         if engine
             .store

@@ -287,13 +287,18 @@ async fn history(
     readable_conversation(&engine, &who, id).await?;
     let limit = q.limit.unwrap_or(500).clamp(1, 1000);
     let events = engine.store.events_after(id, q.after, limit).await?;
+    let config = engine.config.get().await?;
+    let masker = config.agent_masker();
     Ok(Json(
         events
             .into_iter()
             .map(|e| HistoryEvent {
                 seq: e.seq,
                 at: e.at.0,
-                event: e.event,
+                event: match masker {
+                    Some(m) => crate::masking::event(m, &e.event),
+                    None => e.event,
+                },
             })
             .collect(),
     ))
@@ -322,6 +327,8 @@ async fn customer_history(
     let Some(identity) = &c.customer.identity else {
         return Ok(Json(vec![]));
     };
+    let config = engine.config.get().await?;
+    let masker = config.agent_masker();
     let mut out = Vec::new();
     for past in engine
         .store
@@ -338,7 +345,10 @@ async fn customer_history(
                     seq: e.seq,
                     at: e.at.0,
                     sender,
-                    text,
+                    text: match masker {
+                        Some(m) => crate::masking::text(m, &text),
+                        None => text,
+                    },
                 }),
                 _ => None,
             })

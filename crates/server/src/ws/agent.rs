@@ -162,6 +162,12 @@ impl Session {
             socket.send_error(None, code, message).await;
             return false;
         }
+        // Opening the desktop signs a logged-out agent in (Idle), as signing in over REST does.
+        if let Err(e) = engine.agent_command(me, None, AgentCommand::SignIn).await {
+            let (code, message) = engine_error_code(&e);
+            socket.send_error(None, code, message).await;
+            return false;
+        }
         let Ok(Some(row)) = engine.store.agent(me).await else {
             return false;
         };
@@ -169,7 +175,11 @@ impl Session {
         let mut chats = Vec::new();
         for cid in agent.chats.iter().chain(agent.wrapups.iter()) {
             if let Ok(Some(c)) = engine.store.conversation(*cid).await {
-                chats.push(ChatView::of(&c, me));
+                let view = ChatView::of(&c, me);
+                chats.push(match engine.config.current().agent_masker() {
+                    Some(m) => crate::masking::chat(m, view),
+                    None => view,
+                });
                 self.cursors.insert(c.id, c.head_seq);
                 self.conversations.insert(c.id, Arc::new(c));
             }
@@ -208,6 +218,8 @@ impl Session {
         from: u64,
         to: u64,
     ) -> bool {
+        let config = self.engine.config.current();
+        let masker = config.agent_masker();
         let mut after = from;
         while after < to {
             let Ok(events) = self.engine.store.events_after(cid, after, 500).await else {
@@ -221,12 +233,13 @@ impl Session {
                     return true;
                 }
                 after = e.seq;
+                let masked = masker.map(|m| crate::masking::event(m, &e.event));
                 let frame = EventFrame {
                     kind: "event",
                     conversation_id: cid,
                     seq: e.seq,
                     at: e.at.0,
-                    event: &e.event,
+                    event: masked.as_ref().unwrap_or(&e.event),
                 };
                 let text = serde_json::to_string(&frame).expect("events serialise");
                 if !socket.send_text(&text).await {
@@ -309,7 +322,7 @@ impl Session {
                 _ => None,
             })
             .collect();
-        Some(OfferView {
+        let view = OfferView {
             kind: kind.to_string(),
             conversation_id: cid,
             customer_name: customer_label(&c.customer),
@@ -323,6 +336,10 @@ impl Session {
             proactive: c.proactive,
             variables: c.variables.clone(),
             messages,
+        };
+        Some(match self.engine.config.current().agent_masker() {
+            Some(m) => crate::masking::offer(m, view),
+            None => view,
         })
     }
 

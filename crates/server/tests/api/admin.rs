@@ -585,9 +585,11 @@ async fn the_desktop_profile_round_trips_and_is_validated() {
         .put("/api/v1/admin/desktop-profile", &admin, new.clone())
         .await;
     assert_eq!(status, 200, "{saved}");
-    assert_eq!(saved, new);
+    for (k, v) in new.as_object().unwrap() {
+        assert_eq!(&saved[k], v, "{k}");
+    }
     let (_, read) = app.get("/api/v1/admin/desktop-profile", Some(&admin)).await;
-    assert_eq!(read, new);
+    assert_eq!(read, saved);
     // The default capacity applies to agents created from now on.
     let (_, zoe) = app
         .post(
@@ -617,7 +619,7 @@ async fn the_desktop_profile_round_trips_and_is_validated() {
         assert_invalid(status, &answer, field);
     }
     let (_, read) = app.get("/api/v1/admin/desktop-profile", Some(&admin)).await;
-    assert_eq!(read, new, "refused changes change nothing");
+    assert_eq!(read, saved, "refused changes change nothing");
     app.stop().await;
 }
 

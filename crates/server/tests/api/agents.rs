@@ -469,10 +469,19 @@ async fn an_agent_gone_past_the_grace_is_logged_out_and_no_customer_is_stranded(
     app.wait_agent_disconnected(&ana_id).await;
     app.advance(121);
 
-    // Logged out: her session no longer opens anything.
-    app.get_until("/api/v1/me", &ana_token, 401).await;
-    // (An account signed in without a desktop is logged out by the same grace, so the
-    // administrator who reads the logs signs in only now.)
+    // Logged out (her session stays valid: a desktop that comes back signs her in, Idle).
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let (_, me) = app.get("/api/v1/me", Some(&ana_token)).await;
+        if me["agent"]["presence"]["state"] == "logged_out" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not logged out: {me}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let admin = app.sign_in(ADMIN).await;
     // A went back to its queue (at its original place) and her part in it was wrapped up
     // with the default reason; so was B.

@@ -7,6 +7,7 @@ mod bad_input;
 mod chat;
 mod customers;
 mod helpers;
+mod masking;
 mod routing;
 mod transfer;
 
