@@ -255,4 +255,9 @@ signout_grace_secs: number,
 /**
  * How long a waiting customer who disconnected keeps their place.
  */
-customer_grace_secs: number, };
+customer_grace_secs: number, 
+/**
+ * The region (ISO 3166 alpha-2, such as `US` or `DE`) whose national phone numbers are
+ * masked too; numbers in international form (`+…`) are masked whatever it is.
+ */
+phone_region: string | null, };
