@@ -213,3 +213,255 @@ async fn two_engines_offering_at_the_same_instant_one_wins() {
     b.stop().await;
     drop_database(&name).await;
 }
+
+/// The conversation and the agents agree on where it is, and nobody is over capacity.
+async fn assert_consistent(app: &TestApp, cid: &str, agents: &[AgentId], round: usize) {
+    let c = app
+        .engine
+        .store
+        .conversation(cid.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    for id in agents {
+        let a = app.engine.store.agent(*id).await.unwrap().unwrap().state;
+        let ctx = format!("round {round}: {:?} / {:?}", c.status, a);
+        assert!(a.load() <= a.capacity, "over capacity: {ctx}");
+        let offered_here =
+            c.offered_to() == Some(*id) || c.invitation.as_ref().is_some_and(|i| i.agent_id == *id);
+        assert_eq!(
+            offered_here,
+            a.offer.as_ref().is_some_and(|o| o.conversation_id == c.id),
+            "offer: {ctx}"
+        );
+        assert_eq!(
+            c.agents.contains(id),
+            a.chats.contains(&c.id),
+            "in the chat: {ctx}"
+        );
+        assert_eq!(
+            c.wrapups.contains_key(id),
+            a.wrapups.contains(&c.id),
+            "wrap-up: {ctx}"
+        );
+    }
+}
+
+/// Two nodes, the same agent Ana on both, Ben on the second.
+struct Pair {
+    a: TestApp,
+    b: TestApp,
+    name: String,
+    admin: String,
+}
+
+async fn pair() -> Option<Pair> {
+    let (url, name) = fresh_database().await?;
+    let prefix = format!("sbtest.{}", uuid::Uuid::new_v4().simple());
+    let a = spawn_node(&url, Some((NATS, &prefix))).await;
+    let b = spawn_node(&url, Some((NATS, &prefix))).await;
+    let admin = a.sign_in("admin@demo.switchboard.test").await;
+    Some(Pair { a, b, name, admin })
+}
+
+impl Pair {
+    async fn stop(mut self) {
+        self.a.stop().await;
+        self.b.stop().await;
+        drop_database(&self.name).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_transfers_of_one_chat_at_once_on_two_nodes_leave_it_in_one_place() {
+    let Some(p) = pair().await else { return };
+    let mut ana_a = p.a.agent("ana@demo.switchboard.test").await;
+    let mut ana_b = p.b.reconnect(&ana_a.token).await;
+    let mut ben = p.b.agent("ben@demo.switchboard.test").await;
+    ana_a.available().await;
+    let (ana, ben_id): (AgentId, AgentId) = (ana_a.id.parse().unwrap(), ben.id.parse().unwrap());
+    let (_, queues) =
+        p.a.get("/api/v1/directory/queues?search=Sales", Some(&ana_a.token))
+            .await;
+    let sales = queues[0]["id"].as_str().unwrap().to_string();
+    let resolved = p.a.id_of(&ana_a.token, "wrapup-reasons", "Resolved").await;
+
+    for round in 0..30 {
+        ben.available().await;
+        let (cid, token) =
+            p.a.start_chat(json!({"name": format!("race {round}")}))
+                .await;
+        let c = cid.clone();
+        ana_a
+            .ws
+            .wait_for("the offer", move |f| {
+                f["type"] == "offer" && f["offer"]["conversation_id"] == c.as_str()
+            })
+            .await;
+        // Ben may have got it instead; this round is about Ana's chat, so wait for hers.
+        assert_eq!(ana_a.accept(&cid).await["type"], "ack", "round {round}");
+        let (to_queue, to_ben) = tokio::join!(
+            ana_a
+                .ws
+                .command(json!({"type": "transfer", "conversation_id": cid, "queue_id": sales})),
+            ana_b
+                .ws
+                .command(json!({"type": "transfer", "conversation_id": cid, "agent_id": ben.id})),
+        );
+        let wins = [&to_queue, &to_ben]
+            .iter()
+            .filter(|r| r["type"] == "ack")
+            .count();
+        assert_eq!(
+            wins, 1,
+            "round {round}: exactly one transfer: {to_queue} / {to_ben}"
+        );
+        assert_consistent(&p.a, &cid, &[ana, ben_id], round).await;
+        let c =
+            p.a.engine
+                .store
+                .conversation(cid.parse().unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+        assert!(
+            c.wrapups.contains_key(&ana) && !c.agents.contains(&ana),
+            "round {round}: Ana left once"
+        );
+        // Clean up: the customer leaves, Ana wraps up, Ben's offer (if any) goes.
+        let mut cust = p.b.customer(&token, 0).await;
+        assert_eq!(cust.ws.command(json!({"type": "end"})).await["type"], "ack");
+        assert_eq!(ana_a.wrap_up(&cid, &resolved).await["type"], "ack");
+        assert_consistent(&p.a, &cid, &[ana, ben_id], round).await;
+        ana_a.ws.buffer.clear();
+        ana_b.ws.buffer.clear();
+        ben.ws.buffer.clear();
+    }
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn accepting_an_invitation_while_the_customer_ends_has_one_outcome() {
+    let Some(p) = pair().await else { return };
+    let mut ana = p.a.agent("ana@demo.switchboard.test").await;
+    let mut ben = p.b.agent("ben@demo.switchboard.test").await;
+    ana.available().await;
+    let (ana_id, ben_id): (AgentId, AgentId) = (ana.id.parse().unwrap(), ben.id.parse().unwrap());
+    let resolved = p.a.id_of(&ana.token, "wrapup-reasons", "Resolved").await;
+    let lunch = p.a.id_of(&ana.token, "idle-codes", "Lunch").await;
+
+    for round in 0..30 {
+        // Ben stays out of routing (Idle) until Ana owns the chat.
+        ben.idle(&lunch).await;
+        let (cid, token) = p.a.start_chat(json!({})).await;
+        let mut cust = p.b.customer(&token, 0).await;
+        let c = cid.clone();
+        ana.ws
+            .wait_for("the offer", move |f| {
+                f["type"] == "offer" && f["offer"]["conversation_id"] == c.as_str()
+            })
+            .await;
+        assert_eq!(ana.accept(&cid).await["type"], "ack");
+        ben.available().await;
+        let r = ana
+            .ws
+            .command(json!({"type": "invite", "conversation_id": cid, "agent_id": ben.id}))
+            .await;
+        assert_eq!(r["type"], "ack", "round {round}: {r}");
+        let c = cid.clone();
+        ben.ws
+            .wait_for("the invitation", move |f| {
+                f["type"] == "offer" && f["offer"]["conversation_id"] == c.as_str()
+            })
+            .await;
+        let (accepted, ended) =
+            tokio::join!(ben.accept(&cid), cust.ws.command(json!({"type": "end"})));
+        assert_eq!(ended["type"], "ack", "round {round}");
+        assert_consistent(&p.a, &cid, &[ana_id, ben_id], round).await;
+        // Whatever won, each agent still in the closed chat ends it and wraps up.
+        for agent in [&mut ana, &mut ben] {
+            let _ = agent.end(&cid).await;
+            let _ = agent.wrap_up(&cid, &resolved).await;
+        }
+        assert_consistent(&p.a, &cid, &[ana_id, ben_id], round).await;
+        let c =
+            p.a.engine
+                .store
+                .conversation(cid.parse().unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+        assert!(
+            c.is_finished(),
+            "round {round}: {accepted} -> {:?}",
+            c.status
+        );
+        ana.ws.buffer.clear();
+        ben.ws.buffer.clear();
+    }
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deleting_an_asset_while_its_chat_is_being_accepted_has_one_outcome() {
+    let Some(p) = pair().await else { return };
+    let mut ana = p.b.agent("ana@demo.switchboard.test").await;
+    ana.available().await;
+    let ana_id: AgentId = ana.id.parse().unwrap();
+    let resolved = p.a.id_of(&ana.token, "wrapup-reasons", "Resolved").await;
+    let (_, queues) = p.a.get("/api/v1/admin/queues", Some(&p.admin)).await;
+    let support = queues
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "Support")
+        .unwrap()["id"]
+        .clone();
+
+    for round in 0..30 {
+        let (status, asset) =
+            p.a.post(
+                "/api/v1/admin/assets",
+                Some(&p.admin),
+                json!({"name": format!("Site {round}"), "queue_id": support}),
+            )
+            .await;
+        assert_eq!(status, 201, "{asset}");
+        let asset_id = asset["id"].as_str().unwrap().to_string();
+        let (cid, _) = p.b.start_chat_on(&asset_id, json!({})).await;
+        let c = cid.clone();
+        ana.ws
+            .wait_for("the offer", move |f| {
+                f["type"] == "offer" && f["offer"]["conversation_id"] == c.as_str()
+            })
+            .await;
+        let path = format!("/api/v1/admin/assets/{asset_id}");
+        let (deleted, accepted) = tokio::join!(p.a.delete(&path, &p.admin), ana.accept(&cid));
+        assert_eq!(deleted.0, 204, "round {round}");
+        let c =
+            p.a.engine
+                .store
+                .conversation(cid.parse().unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+        // Accepted first: interrupted while active (closed); or withdrawn first: interrupted
+        // in line, and the accept refused. Never both, never neither.
+        match c.status {
+            switchboard_core::Status::Closed => {
+                assert_eq!(accepted["type"], "ack", "round {round}")
+            }
+            switchboard_core::Status::Interrupted => {
+                assert_eq!(accepted["code"], "no_such_offer", "round {round}")
+            }
+            other => panic!("round {round}: {other:?} after {accepted}"),
+        }
+        assert_consistent(&p.a, &cid, &[ana_id], round).await;
+        let _ = ana.end(&cid).await;
+        let _ = ana.wrap_up(&cid, &resolved).await;
+        let a = p.a.engine.store.agent(ana_id).await.unwrap().unwrap().state;
+        assert_eq!(a.load(), 0, "round {round}: {a:?}");
+        ana.ws.buffer.clear();
+    }
+    p.stop().await;
+}
