@@ -384,6 +384,7 @@ pub async fn desktop_profile_default_and_round_trip(store: Store, _url: String) 
         default_capacity: 5,
         signout_grace_secs: 60,
         customer_grace_secs: 90,
+        phone_region: Some("DE".into()),
     };
     store.put_desktop_profile(&profile).await.unwrap();
     assert_eq!(store.desktop_profile().await.unwrap(), profile);

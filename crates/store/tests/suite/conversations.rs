@@ -291,6 +291,7 @@ pub async fn conversation_conflict_rolls_back_the_agents_too(store: Store, _url:
         agent_id: ann,
         agent_name: "Ann".into(),
         deadline: at(33_000),
+        transfer: false,
     }];
     let conv = conversation_write(&c, decision_conv.clone(), at(3_000));
     let mut ann_after = ann_before.clone();
