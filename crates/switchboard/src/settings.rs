@@ -121,3 +121,70 @@ pub fn redact(url: &str) -> String {
         _ => url.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order_defaults_file_environment_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "sb.toml",
+                r#"
+                listen = "0.0.0.0:9000"
+                log_format = "json"
+                data_dir = "from-file"
+                "#,
+            )?;
+            jail.set_env("SWITCHBOARD_DATA_DIR", "from-env");
+            jail.set_env("SWITCHBOARD_NATS_URL", "nats://10.0.0.1:4222");
+            let flags = Overrides {
+                config: Some("sb.toml".into()),
+                listen: Some("127.0.0.1:7000".into()),
+                ..Overrides::default()
+            };
+            let s = Settings::load(&flags).map_err(|e| e.to_string())?;
+            assert_eq!(s.listen, "127.0.0.1:7000"); // flag over file
+            assert_eq!(s.data_dir, PathBuf::from("from-env")); // environment over file
+            assert_eq!(s.log_format, "json"); // file over default
+            assert_eq!(s.log_level, "info"); // default
+            assert_eq!(s.nats_url.as_deref(), Some("nats://10.0.0.1:4222"));
+            assert_eq!(
+                s.database_url().map_err(|e| e.to_string())?,
+                format!(
+                    "sqlite://{}",
+                    PathBuf::from("from-env").join("switchboard.db").display()
+                )
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_settings_are_refused_clearly() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SWITCHBOARD_LOG_FORMAT", "xml");
+            let err = Settings::load(&Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("log_format"), "{err}");
+            let missing = Overrides {
+                config: Some("nope.toml".into()),
+                ..Overrides::default()
+            };
+            let err = Settings::load(&missing).unwrap_err().to_string();
+            assert!(err.contains("does not exist"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn passwords_are_kept_out_of_messages() {
+        assert_eq!(
+            redact("postgres://sb:secret@db.internal:5432/sb"),
+            "postgres://…@db.internal:5432/sb"
+        );
+        assert_eq!(redact("sqlite://data/sb.db"), "sqlite://data/sb.db");
+    }
+}
