@@ -37,7 +37,7 @@ const KNOWN: &[&str] = &[
 pub async fn upgrade(State(engine): State<SharedEngine>, ws: WebSocketUpgrade) -> Response {
     configure(ws).on_upgrade(move |socket| async move {
         let mut socket = Socket::new(socket);
-        let Some(hello) = read_hello(&mut socket).await else {
+        let Some(hello) = read_hello(&mut socket, KNOWN).await else {
             return;
         };
         let (token, resume) = match parse_frame::<AgentCommandFrame>(hello) {

@@ -21,7 +21,7 @@ const POSITION_EVERY: Duration = Duration::from_secs(5);
 pub async fn upgrade(State(engine): State<SharedEngine>, ws: WebSocketUpgrade) -> Response {
     configure(ws).on_upgrade(move |socket| async move {
         let mut socket = Socket::new(socket);
-        let Some(hello) = read_hello(&mut socket).await else {
+        let Some(hello) = read_hello(&mut socket, KNOWN).await else {
             return;
         };
         let (token, last_seq) = match parse_frame::<CustomerCommandFrame>(hello) {

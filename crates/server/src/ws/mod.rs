@@ -263,17 +263,24 @@ pub fn client_id(scope: String, id: &str, frame: &serde_json::Value) -> ClientId
 }
 
 /// Waits for the `hello` frame.
-pub async fn read_hello(socket: &mut Socket) -> Option<serde_json::Value> {
+pub async fn read_hello(socket: &mut Socket, known: &[&str]) -> Option<serde_json::Value> {
     loop {
         let next = tokio::time::timeout(HELLO_TIMEOUT, socket.stream.next()).await;
         let Ok(message) = next else {
             socket.close(CLOSE_HELLO, "no hello").await;
             return None;
         };
-        match socket.accept(message, &["hello", "ping"]).await {
+        match socket.accept(message, known).await {
             Incoming::Frame(v) if v["type"] == "hello" => return Some(v),
-            Incoming::Frame(_) => {
+            Incoming::Frame(v) if v["type"] == "ping" => {
                 socket.send(&ServerFrame::Pong).await;
+            }
+            Incoming::Frame(v) => {
+                // A command of this socket, but too early: the connection stays open.
+                let id = v.get("id").and_then(|i| i.as_str()).map(str::to_string);
+                socket
+                    .send_error(id, "hello_required", "send hello (with your token) first")
+                    .await;
             }
             Incoming::Handled => {}
             Incoming::Closed => return None,

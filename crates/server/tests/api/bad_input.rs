@@ -429,3 +429,20 @@ async fn every_rest_error_has_a_json_body_with_a_code() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_command_before_hello_is_answered_and_hello_still_works() {
+    let mut app = spawn_app().await;
+    let token = app.sign_in("ana@demo.switchboard.test").await;
+    let mut ws = Ws::connect(&format!("{}/api/v1/ws/agent", app.ws)).await;
+    ws.send(json!({"type": "set_presence", "id": "early-1", "presence": "available"}))
+        .await;
+    let e = ws.expect_type("error").await;
+    assert_eq!(
+        (e["code"].as_str(), e["id"].as_str()),
+        (Some("hello_required"), Some("early-1"))
+    );
+    ws.send(json!({"type": "hello", "token": token})).await;
+    ws.expect_type("snapshot").await;
+    app.stop().await;
+}
