@@ -1,16 +1,23 @@
 //! Property tests of the invariants in DESIGN.md ("Invariants") over random sequences of
 //! commands: customers starting, writing, ending, coming and going; agents signing in and out,
 //! changing state, connecting and disconnecting, accepting (rightly and wrongly), writing,
-//! ending and wrapping up; routing as the engine does it; and the clock moving, with the timers
-//! firing on time, late, or not yet.
+//! ending and wrapping up; owners transferring chats to a queue (of two) or to an agent and
+//! inviting a second agent (valid and invalid targets: oneself, unavailable, at capacity, with
+//! an offer pending), the offered and invited agents accepting (in time, late, or the wrong
+//! agent), invitations cancelled, conferences left by the owner or the other agent, and chats
+//! interrupted (their asset deleted) at any moment; routing as the engine does it; and the
+//! clock moving, with the timers firing on time, late, or not yet.
 //!
 //! After every step the whole world is checked: where each conversation is and that the agents'
-//! snapshots agree, load and capacity, offers, RONA, sequence numbers, audiences, the timing of
-//! every system decision (measured against the harness's own record of when people were last
-//! present), and that nothing stops counting before its wrap-up. At the end of each case the
-//! logs are replayed from scratch (the folds must give the same snapshots), every event goes
-//! through JSON and back, and the world is drained (everyone leaves, a day passes) to show that
-//! no conversation is ever stuck or lost.
+//! snapshots agree (one or two agents, the owner first, at most one invitation and never with
+//! two agents in), load and capacity, offers (an invitation is the invited agent's offer),
+//! RONA (only for a timed-out offer, rejected transfer or withdrawn invitation), places in line
+//! (kept on every return to the front, the transfer time after a transfer to a queue),
+//! sequence numbers, audiences, the timing of every system decision (measured against the
+//! harness's own record of when people were last present), and that nothing stops counting
+//! before its wrap-up. At the end of each case the logs are replayed from scratch (the folds
+//! must give the same snapshots), every event goes through JSON and back, and the world is
+//! drained (everyone leaves, a day passes) to show that no conversation is ever stuck or lost.
 //!
 //! `PROPTEST_CASES=2000 cargo test -p switchboard-core --test invariants` runs more cases.
 
@@ -19,6 +26,7 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
+use switchboard_core::conversation::Invitation;
 use switchboard_core::decide::{self, AgentCommand, ConversationCommand};
 use switchboard_core::routing;
 use switchboard_core::*;
@@ -48,6 +56,9 @@ enum Op {
     SetIdle(usize, bool),
     SetPresenceInvalid(usize, bool),
     SignOut(usize),
+    /// The agent is back at the desk: connects, signs in and goes Available (out of RONA,
+    /// Idle or Logged out), as a transfer or an invitation needs someone to take it.
+    Ready(usize),
     AgentConnect(usize, u8),
     AgentDisconnect(usize, u8),
     /// Every connection of the agent drops (the laptop is closed).
@@ -77,6 +88,26 @@ enum Op {
     },
     /// Tick every conversation, due or not.
     TickAll,
+    /// The owner of the i-th active chat transfers it to a queue (Sales if true).
+    TransferQueueOwner(usize, bool, i32),
+    /// Any agent transfers any chat to a queue (mostly refused).
+    TransferQueueBy(usize, usize, bool),
+    /// The owner of the i-th active chat transfers it to an agent (any: valid or not).
+    TransferAgentOwner(usize, usize),
+    TransferAgentBy(usize, usize, usize),
+    /// The owner of the i-th active chat invites an agent (any: valid or not).
+    InviteOwner(usize, usize),
+    InviteBy(usize, usize, usize),
+    /// The invited agent of the i-th pending invitation accepts (in time or late).
+    AcceptInvited(usize),
+    /// The owner of the i-th chat with an invitation pending cancels it.
+    CancelInvitationOwner(usize),
+    CancelInvitationBy(usize, usize),
+    /// An agent of the i-th chat with two agents leaves it (the owner if true).
+    LeaveConference(usize, bool),
+    LeaveConferenceBy(usize, usize),
+    /// The chat's asset is deleted (at any moment of its life).
+    Interrupt(usize),
 }
 
 #[derive(Clone, Debug)]
@@ -84,6 +115,8 @@ struct Setup {
     /// (capacity, signed in, connected and Available from the start)
     agents: Vec<(u32, bool)>,
     policy: Policy,
+    /// The Sales queue's own offer timeout (seconds), if it has one.
+    sales_offer_timeout: Option<i64>,
     /// Route after every step (as the engine does) rather than only on `Op::Route`.
     eager_routing: bool,
 }
@@ -114,13 +147,17 @@ fn setup() -> impl Strategy<Value = Setup> {
     (
         prop::collection::vec((1..=3u32, prop::bool::weighted(0.7)), 1..=6),
         policy(),
+        prop::option::of(5..=60i64),
         any::<bool>(),
     )
-        .prop_map(|(agents, policy, eager_routing)| Setup {
-            agents,
-            policy,
-            eager_routing,
-        })
+        .prop_map(
+            |(agents, policy, sales_offer_timeout, eager_routing)| Setup {
+                agents,
+                policy,
+                sales_offer_timeout,
+                eager_routing,
+            },
+        )
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -142,13 +179,14 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (i(), any::<bool>()).prop_map(|(a, code)| Op::SetIdle(a, code)),
         1 => (i(), any::<bool>()).prop_map(|(a, rona)| Op::SetPresenceInvalid(a, rona)),
         2 => i().prop_map(Op::SignOut),
+        4 => i().prop_map(Op::Ready),
         3 => (i(), 0..2u8).prop_map(|(a, k)| Op::AgentConnect(a, k)),
         3 => (i(), 0..2u8).prop_map(|(a, k)| Op::AgentDisconnect(a, k)),
         2 => i().prop_map(Op::AgentGone),
         1 => (i(), 0..=4u32).prop_map(|(a, n)| Op::SetCapacity(a, n)),
         6 => Just(Op::Route),
         3 => (i(), i()).prop_map(|(c, a)| Op::OfferAny(c, a)),
-        8 => i().prop_map(Op::AcceptOffered),
+        12 => i().prop_map(Op::AcceptOffered),
         2 => (i(), i()).prop_map(|(c, a)| Op::AcceptBy(c, a)),
         3 => i().prop_map(Op::AgentSendOwner),
         1 => (i(), i()).prop_map(|(c, a)| Op::AgentSendBy(c, a)),
@@ -159,6 +197,18 @@ fn op() -> impl Strategy<Value = Op> {
         8 => (ms, clock).prop_map(|(ms, clock)| Op::Advance { ms, clock }),
         3 => any::<bool>().prop_map(|fire| Op::ToNextDeadline { fire }),
         2 => Just(Op::TickAll),
+        4 => (i(), any::<bool>(), 0..3i32).prop_map(|(c, q, p)| Op::TransferQueueOwner(c, q, p)),
+        1 => (i(), i(), any::<bool>()).prop_map(|(c, a, q)| Op::TransferQueueBy(c, a, q)),
+        8 => (i(), i()).prop_map(|(c, t)| Op::TransferAgentOwner(c, t)),
+        1 => (i(), i(), i()).prop_map(|(c, a, t)| Op::TransferAgentBy(c, a, t)),
+        10 => (i(), i()).prop_map(|(c, t)| Op::InviteOwner(c, t)),
+        1 => (i(), i(), i()).prop_map(|(c, a, t)| Op::InviteBy(c, a, t)),
+        10 => i().prop_map(Op::AcceptInvited),
+        2 => i().prop_map(Op::CancelInvitationOwner),
+        1 => (i(), i()).prop_map(|(c, a)| Op::CancelInvitationBy(c, a)),
+        8 => (i(), prop::bool::weighted(0.6)).prop_map(|(c, owner)| Op::LeaveConference(c, owner)),
+        1 => (i(), i()).prop_map(|(c, a)| Op::LeaveConferenceBy(c, a)),
+        1 => i().prop_map(Op::Interrupt),
     ]
 }
 
@@ -181,7 +231,8 @@ fn is_own_presence_op(op: &Op) -> Option<usize> {
         | Op::SetAvailable(a)
         | Op::SetIdle(a, _)
         | Op::SetPresenceInvalid(a, _)
-        | Op::SignOut(a) => Some(*a),
+        | Op::SignOut(a)
+        | Op::Ready(a) => Some(*a),
         _ => None,
     }
 }
@@ -195,12 +246,20 @@ struct Harness {
     signed_in_at: BTreeMap<AgentId, Timestamp>,
     customer_present_at: BTreeMap<ConversationId, Timestamp>,
     offered_at: BTreeMap<ConversationId, Timestamp>,
+    invited_at: BTreeMap<ConversationId, Timestamp>,
+    /// Each conversation's first arrival, its place in line and its queue, from the events.
+    arrived_at: BTreeMap<ConversationId, Timestamp>,
+    place: BTreeMap<ConversationId, Timestamp>,
+    queue_of: BTreeMap<ConversationId, QueueId>,
     /// Who is in each conversation and when each leaver left, from the events alone.
     members: BTreeMap<ConversationId, BTreeSet<AgentId>>,
     left_at: BTreeMap<(ConversationId, AgentId), Timestamp>,
     started: usize,
     /// How many events of each kind were applied (to see that the cases reach everywhere).
     pub kinds: BTreeMap<&'static str, usize>,
+    /// How the transfer and conference commands came out ("invite: ok", "invite:
+    /// agent_at_capacity", …), to see that the cases reach the refusals as well as the paths.
+    pub outcomes: BTreeMap<String, usize>,
 }
 
 struct Before {
@@ -213,6 +272,10 @@ struct Before {
 impl Harness {
     fn new(setup: &Setup) -> Self {
         let mut w = World::new(setup.policy.clone());
+        if let Some(t) = setup.sales_offer_timeout {
+            w.offer_timeouts
+                .insert(w.sales_queue_id, Millis::seconds(t));
+        }
         let mut agent_ids = Vec::new();
         let mut signed_in_at = BTreeMap::new();
         let mut agent_connected_at = BTreeMap::new();
@@ -234,10 +297,15 @@ impl Harness {
             signed_in_at,
             customer_present_at: BTreeMap::new(),
             offered_at: BTreeMap::new(),
+            invited_at: BTreeMap::new(),
+            arrived_at: BTreeMap::new(),
+            place: BTreeMap::new(),
+            queue_of: BTreeMap::new(),
             members: BTreeMap::new(),
             left_at: BTreeMap::new(),
             started: 0,
             kinds: BTreeMap::new(),
+            outcomes: BTreeMap::new(),
         }
     }
 
@@ -291,9 +359,7 @@ impl Harness {
         if self.eager_routing {
             self.route_checked();
         }
-        let own = is_own_presence_op(op).map(|i| self.agent(i));
-        let wrap_up_op = matches!(op, Op::WrapUpDue(_) | Op::WrapUpBy(..));
-        self.check_step(&before, own, wrap_up_op);
+        self.check_step(&before, op);
         self.note_presence();
         self.check_world();
     }
@@ -311,6 +377,7 @@ impl Harness {
                 };
                 self.started += 1;
                 self.customer_present_at.insert(id, now);
+                self.arrived_at.insert(id, now);
                 let c = self.w.conv(id);
                 assert_eq!(c.status, Status::Waiting);
                 assert_eq!((c.arrived_at, c.front_at, c.priority), (now, now, priority));
@@ -349,6 +416,7 @@ impl Harness {
             Op::CustomerEnd(i) => {
                 let Some(c) = self.conv(i) else { return };
                 let status = self.w.status(c);
+                let invitation = self.w.conv(c).invitation.clone();
                 let r = self.w.cmd(c, C::CustomerEnd).map(|d| d.conversation);
                 use ConversationEvent as E;
                 match status {
@@ -373,12 +441,23 @@ impl Harness {
                         );
                         assert!(self.w.agent(agent_id).offer.is_none());
                     }
-                    Status::Active { .. } => assert_eq!(
-                        r.unwrap(),
-                        vec![E::Closed {
-                            reason: CloseReason::CustomerEnded
-                        }]
-                    ),
+                    Status::Active { .. } => {
+                        // A pending invitation is cancelled first (no RONA).
+                        let mut expected: Vec<E> = invitation
+                            .iter()
+                            .map(|i| E::ConferenceCancelled {
+                                agent_id: i.agent_id,
+                            })
+                            .collect();
+                        expected.push(E::Closed {
+                            reason: CloseReason::CustomerEnded,
+                        });
+                        assert_eq!(r.unwrap(), expected);
+                        if let Some(i) = invitation {
+                            assert_eq!(self.w.agent(i.agent_id).offer, None);
+                        }
+                        assert_eq!(self.w.conv(c).invitation, None);
+                    }
                     Status::Closed => assert_eq!(r.unwrap_err(), D::ConversationClosed),
                     Status::Ended | Status::Abandoned | Status::Interrupted => {
                         assert_eq!(r.unwrap_err(), D::ConversationEnded)
@@ -486,6 +565,26 @@ impl Harness {
                     assert_eq!(self.w.presence(a), Presence::LoggedOut);
                 }
             }
+            Op::Ready(i) => {
+                let a = self.agent(i);
+                self.w
+                    .agent_cmd(
+                        a,
+                        AgentCommand::Connect {
+                            connection_id: "desk-0".into(),
+                        },
+                    )
+                    .unwrap();
+                if self.w.presence(a) == Presence::LoggedOut {
+                    self.signed_in_at.insert(a, now);
+                }
+                self.w.agent_cmd(a, AgentCommand::SignIn).unwrap();
+                self.w
+                    .agent_cmd(a, AgentCommand::SetPresence(Presence::Available))
+                    .unwrap();
+                assert_eq!(self.w.presence(a), Presence::Available);
+                assert!(self.w.agent(a).is_connected());
+            }
             Op::AgentConnect(i, k) => {
                 let a = self.agent(i);
                 self.w
@@ -556,11 +655,12 @@ impl Harness {
                 self.accept_checked(c, self.agent(ai));
             }
             Op::AgentSendOwner(i) => {
+                // Any agent in the chat: the owner, or the other agent of a conference.
                 let owned: Vec<(ConversationId, AgentId)> = self
                     .w
                     .convs
                     .values()
-                    .filter_map(|c| c.agents.first().map(|a| (c.id, *a)))
+                    .flat_map(|c| c.agents.iter().map(move |a| (c.id, *a)))
                     .collect();
                 let Some((c, a)) = Self::pick(&owned, i) else {
                     return;
@@ -621,7 +721,7 @@ impl Harness {
             Op::TickAll => {
                 let ids: Vec<ConversationId> = self.w.convs.keys().copied().collect();
                 for c in ids {
-                    let due = decide::next_deadline(self.w.conv(c), &self.w.policy)
+                    let due = decide::next_deadline(self.w.conv(c), &self.w.policy_of(c))
                         .is_some_and(|t| t <= self.w.now);
                     match self.w.cmd(c, C::Tick) {
                         Ok(d) => {
@@ -635,40 +735,598 @@ impl Harness {
                     }
                 }
             }
+            Op::TransferQueueOwner(i, sales, priority) => {
+                let Some((c, a)) = Self::pick(&self.owned(), i) else {
+                    return;
+                };
+                self.transfer_queue_checked(c, a, self.queue(sales), priority);
+            }
+            Op::TransferQueueBy(ci, ai, sales) => {
+                let Some(c) = self.conv(ci) else { return };
+                self.transfer_queue_checked(c, self.agent(ai), self.queue(sales), 0);
+            }
+            Op::TransferAgentOwner(i, t) => {
+                let Some((c, a)) = Self::pick(&self.owned(), i) else {
+                    return;
+                };
+                self.transfer_agent_checked(c, a, self.target(a, t));
+            }
+            Op::TransferAgentBy(ci, ai, t) => {
+                let Some(c) = self.conv(ci) else { return };
+                self.transfer_agent_checked(c, self.agent(ai), self.agent(t));
+            }
+            Op::InviteOwner(i, t) => {
+                let Some((c, a)) = Self::pick(&self.owned(), i) else {
+                    return;
+                };
+                self.invite_checked(c, a, self.target(a, t));
+            }
+            Op::InviteBy(ci, ai, t) => {
+                let Some(c) = self.conv(ci) else { return };
+                self.invite_checked(c, self.agent(ai), self.agent(t));
+            }
+            Op::AcceptInvited(i) => {
+                let invited: Vec<(ConversationId, AgentId)> = self
+                    .w
+                    .convs
+                    .values()
+                    .filter_map(|c| c.invitation.as_ref().map(|inv| (c.id, inv.agent_id)))
+                    .collect();
+                let Some((c, a)) = Self::pick(&invited, i) else {
+                    return;
+                };
+                self.accept_checked(c, a);
+            }
+            Op::CancelInvitationOwner(i) => {
+                let pending: Vec<(ConversationId, AgentId)> = self
+                    .w
+                    .convs
+                    .values()
+                    .filter(|c| c.invitation.is_some())
+                    .filter_map(|c| c.owner().map(|o| (c.id, o)))
+                    .collect();
+                let Some((c, a)) = Self::pick(&pending, i) else {
+                    return;
+                };
+                self.cancel_invitation_checked(c, a);
+            }
+            Op::CancelInvitationBy(ci, ai) => {
+                let Some(c) = self.conv(ci) else { return };
+                self.cancel_invitation_checked(c, self.agent(ai));
+            }
+            Op::LeaveConference(i, owner) => {
+                let conferences: Vec<ConversationId> = self
+                    .w
+                    .convs
+                    .values()
+                    .filter(|c| c.agents.len() > 1)
+                    .map(|c| c.id)
+                    .collect();
+                let Some(c) = Self::pick(&conferences, i) else {
+                    return;
+                };
+                let a = self.w.conv(c).agents[if owner { 0 } else { 1 }];
+                self.leave_checked(c, a);
+            }
+            Op::LeaveConferenceBy(ci, ai) => {
+                let Some(c) = self.conv(ci) else { return };
+                self.leave_checked(c, self.agent(ai));
+            }
+            Op::Interrupt(i) => {
+                let Some(c) = self.conv(i) else { return };
+                self.interrupt_checked(c);
+            }
+        }
+    }
+
+    fn queue(&self, sales: bool) -> QueueId {
+        if sales {
+            self.w.sales_queue_id
+        } else {
+            self.w.queue_id
+        }
+    }
+
+    /// The agent a transfer or an invitation from `from` goes to: mostly one who can take it
+    /// (as the dialog's list offers), sometimes anyone (oneself, unavailable, at capacity,
+    /// with an offer pending: the races of the issue).
+    fn target(&self, from: AgentId, t: usize) -> AgentId {
+        let fit: Vec<AgentId> = self
+            .w
+            .agents
+            .values()
+            .filter(|a| a.id != from && eligible(a))
+            .map(|a| a.id)
+            .collect();
+        let others: Vec<AgentId> = self
+            .agent_ids
+            .iter()
+            .copied()
+            .filter(|a| *a != from)
+            .collect();
+        if t % 4 == 0 || others.is_empty() {
+            self.agent(t)
+        } else if !fit.is_empty() {
+            fit[(t / 4) % fit.len()]
+        } else {
+            others[(t / 4) % others.len()]
+        }
+    }
+
+    fn offer_timeout(&self, queue: QueueId) -> Millis {
+        self.w.policy_for_queue(queue).offer_timeout
+    }
+
+    fn count<T>(&mut self, what: &str, r: &Result<T, DomainError>) {
+        let outcome = match r {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        *self
+            .outcomes
+            .entry(format!("{what}: {outcome}"))
+            .or_default() += 1;
+    }
+
+    /// Active chats and their owners.
+    fn owned(&self) -> Vec<(ConversationId, AgentId)> {
+        self.w
+            .convs
+            .values()
+            .filter_map(|c| c.owner().map(|o| (c.id, o)))
+            .collect()
+    }
+
+    /// Transfer and invite are the owner's, alone in the chat with no invitation pending:
+    /// the refusal due otherwise, written out.
+    fn owner_alone_refusal(conv: &Conversation, a: AgentId) -> Option<DomainError> {
+        use DomainError as D;
+        let in_it = conv.agents.contains(&a);
+        match conv.status {
+            Status::Active { owner } if owner == a => {
+                if conv.agents.len() > 1 {
+                    Some(D::ConferenceInProgress)
+                } else if conv.invitation.is_some() {
+                    Some(D::InvitationPending)
+                } else {
+                    None
+                }
+            }
+            Status::Active { .. } if in_it => Some(D::NotOwner),
+            _ if !in_it => Some(D::NotInConversation),
+            Status::Closed => Some(D::ConversationClosed),
+            _ => Some(D::WrongConversationState),
+        }
+    }
+
+    /// The refusal due for a transfer or an invitation to `target` (as it was before): not
+    /// oneself, not one who still owes a wrap-up for the chat, one who can take it now.
+    fn target_refusal(conv: &Conversation, a: AgentId, target: &Agent) -> Option<DomainError> {
+        use DomainError as D;
+        if a == target.id {
+            Some(D::CannotTargetSelf)
+        } else if conv.wrapups.contains_key(&target.id) {
+            Some(D::AgentNotAvailable)
+        } else if target.presence != Presence::Available || target.connections.is_empty() {
+            Some(D::AgentNotAvailable)
+        } else if target.offer.is_some() {
+            Some(D::OfferAlreadyPending)
+        } else if load_of(target) >= target.capacity {
+            Some(D::AgentAtCapacity)
+        } else {
+            None
+        }
+    }
+
+    fn transfer_queue_checked(&mut self, c: ConversationId, a: AgentId, queue: QueueId, prio: i32) {
+        use ConversationEvent as E;
+        let conv = self.w.conv(c).clone();
+        let agent = self.w.agent(a).clone();
+        let command = self.w.transfer_to_queue(a, queue, prio);
+        let r = self.w.cmd(c, command);
+        self.count("transfer to a queue", &r);
+        if let Some(e) = Self::owner_alone_refusal(&conv, a) {
+            assert_eq!(
+                r.unwrap_err(),
+                e,
+                "transfer to a queue of {c} by {a}: {conv:#?}"
+            );
+            return;
+        }
+        let d = r.expect("the owner alone may transfer to a queue");
+        let now = self.w.now;
+        let queue_name = self.w.queue_name(queue).to_string();
+        assert_eq!(
+            d.conversation,
+            vec![
+                E::TransferRequested {
+                    agent_id: a,
+                    agent_name: agent.name.clone(),
+                    target: TransferTarget::Queue {
+                        queue_id: queue,
+                        queue_name: queue_name.clone()
+                    },
+                },
+                E::AgentLeft {
+                    agent_id: a,
+                    agent_name: agent.name.clone(),
+                    by_system: false
+                },
+                // Like a new chat: its place in line is the transfer time.
+                E::Queued {
+                    queue_id: queue,
+                    queue_name,
+                    priority: prio,
+                    front_at: now,
+                    reason: QueueReason::Transferred
+                },
+            ]
+        );
+        assert!(d.agents.is_empty());
+        let after = self.w.conv(c);
+        assert_eq!(after.status, Status::Waiting);
+        assert_eq!(
+            (after.queue_id, after.front_at, after.priority),
+            (queue, now, prio)
+        );
+        assert_eq!(
+            after.arrived_at, conv.arrived_at,
+            "the first arrival is kept"
+        );
+        assert!(after.agents.is_empty());
+        assert_eq!(
+            after.wrapups.get(&a),
+            Some(&now),
+            "the transferring agent wraps up"
+        );
+        let a_after = self.w.agent(a);
+        assert!(!a_after.chats.contains(&c) && a_after.wrapups.contains(&c));
+        assert_eq!(
+            load_of(a_after),
+            load_of(&agent),
+            "freed only by the wrap-up"
+        );
+    }
+
+    fn transfer_agent_checked(&mut self, c: ConversationId, a: AgentId, t: AgentId) {
+        use ConversationEvent as E;
+        let conv = self.w.conv(c).clone();
+        let agent = self.w.agent(a).clone();
+        let target = self.w.agent(t).clone();
+        let r = self.w.cmd(
+            c,
+            ConversationCommand::TransferToAgent {
+                agent: a,
+                target: t,
+            },
+        );
+        self.count("transfer to an agent", &r);
+        let refusal =
+            Self::owner_alone_refusal(&conv, a).or_else(|| Self::target_refusal(&conv, a, &target));
+        if let Some(e) = refusal {
+            assert_eq!(r.unwrap_err(), e, "transfer of {c} by {a} to {t}");
+            return;
+        }
+        let d = r.expect("the owner alone may transfer to an agent who can take it");
+        let now = self.w.now;
+        // Offered with the timeout of the queue it was in.
+        let deadline = now + self.offer_timeout(conv.queue_id);
+        assert_eq!(
+            d.conversation,
+            vec![
+                E::TransferRequested {
+                    agent_id: a,
+                    agent_name: agent.name.clone(),
+                    target: TransferTarget::Agent {
+                        agent_id: t,
+                        agent_name: target.name.clone()
+                    },
+                },
+                E::AgentLeft {
+                    agent_id: a,
+                    agent_name: agent.name.clone(),
+                    by_system: false
+                },
+                E::Offered {
+                    agent_id: t,
+                    agent_name: target.name.clone(),
+                    deadline,
+                    transfer: true
+                },
+            ]
+        );
+        assert!(d.agents.is_empty());
+        let after = self.w.conv(c);
+        assert_eq!(
+            after.status,
+            Status::Offered {
+                agent_id: t,
+                deadline,
+                transfer: true
+            }
+        );
+        assert_eq!(
+            (after.queue_id, after.front_at),
+            (conv.queue_id, conv.front_at),
+            "a transfer to an agent keeps the chat's queue and place"
+        );
+        assert!(after.agents.is_empty());
+        assert_eq!(after.wrapups.get(&a), Some(&now));
+        let a_after = self.w.agent(a);
+        assert!(!a_after.chats.contains(&c) && a_after.wrapups.contains(&c));
+        assert_eq!(
+            load_of(a_after),
+            load_of(&agent),
+            "freed only by the wrap-up"
+        );
+        let t_after = self.w.agent(t);
+        assert_eq!(
+            t_after.offer,
+            Some(PendingOffer {
+                conversation_id: c,
+                deadline
+            })
+        );
+        assert_eq!(load_of(t_after), load_of(&target) + 1);
+    }
+
+    fn invite_checked(&mut self, c: ConversationId, a: AgentId, t: AgentId) {
+        let conv = self.w.conv(c).clone();
+        let target = self.w.agent(t).clone();
+        let r = self.w.cmd(
+            c,
+            ConversationCommand::Invite {
+                agent: a,
+                target: t,
+            },
+        );
+        self.count("invite", &r);
+        let refusal =
+            Self::owner_alone_refusal(&conv, a).or_else(|| Self::target_refusal(&conv, a, &target));
+        if let Some(e) = refusal {
+            assert_eq!(r.unwrap_err(), e, "invitation into {c} by {a} of {t}");
+            return;
+        }
+        let d = r.expect("the owner alone may invite an agent who can take it");
+        let deadline = self.w.now + self.offer_timeout(conv.queue_id);
+        assert_eq!(
+            d.conversation,
+            vec![ConversationEvent::ConferenceRequested {
+                agent_id: t,
+                agent_name: target.name.clone(),
+                deadline
+            }]
+        );
+        assert!(d.agents.is_empty());
+        let after = self.w.conv(c);
+        assert_eq!(after.status, conv.status);
+        assert_eq!(after.agents, conv.agents);
+        assert_eq!(
+            after.invitation,
+            Some(Invitation {
+                agent_id: t,
+                deadline
+            })
+        );
+        assert_eq!(after.control_state(), "conference_requested");
+        let t_after = self.w.agent(t);
+        assert_eq!(
+            t_after.offer,
+            Some(PendingOffer {
+                conversation_id: c,
+                deadline
+            })
+        );
+        assert_eq!(load_of(t_after), load_of(&target) + 1);
+    }
+
+    fn cancel_invitation_checked(&mut self, c: ConversationId, a: AgentId) {
+        let conv = self.w.conv(c).clone();
+        let r = self
+            .w
+            .cmd(c, ConversationCommand::CancelInvitation { agent: a });
+        self.count("cancel invitation", &r);
+        match (&conv.status, &conv.invitation) {
+            (Status::Active { owner }, Some(i)) if *owner == a => {
+                let invited = i.agent_id;
+                let presence = self.w.presence(invited);
+                let d = r.expect("the owner cancels the pending invitation");
+                assert_eq!(
+                    d.conversation,
+                    vec![ConversationEvent::ConferenceCancelled { agent_id: invited }]
+                );
+                assert!(d.agents.is_empty(), "a cancelled invitation is no RONA");
+                assert_eq!(self.w.presence(invited), presence);
+                assert_eq!(self.w.agent(invited).offer, None);
+                let after = self.w.conv(c);
+                assert_eq!(after.invitation, None);
+                assert_eq!(after.control_state(), "active");
+            }
+            (Status::Active { owner }, None) if *owner == a => {
+                assert_eq!(r.unwrap_err(), DomainError::NoInvitation)
+            }
+            _ => assert_eq!(
+                Some(r.unwrap_err()),
+                Self::owner_alone_refusal(&conv, a),
+                "cancel in {c} by {a}"
+            ),
+        }
+    }
+
+    fn leave_checked(&mut self, c: ConversationId, a: AgentId) {
+        use ConversationEvent as E;
+        let conv = self.w.conv(c).clone();
+        let r = self
+            .w
+            .cmd(c, ConversationCommand::LeaveConference { agent: a });
+        self.count("leave conference", &r);
+        let in_it = conv.agents.contains(&a);
+        match conv.status {
+            Status::Active { owner } if in_it && conv.agents.len() > 1 => {
+                let d = r.expect("an agent of a conference may leave it");
+                let other = *conv.agents.iter().find(|o| **o != a).unwrap();
+                let mut expected = vec![E::ConferenceLeft {
+                    agent_id: a,
+                    agent_name: self.w.agent(a).name.clone(),
+                }];
+                if owner == a {
+                    expected.push(E::OwnerChanged {
+                        agent_id: other,
+                        agent_name: self.w.agent(other).name.clone(),
+                    });
+                }
+                assert_eq!(d.conversation, expected);
+                let after = self.w.conv(c);
+                // The chat goes on with the other agent, who owns it now.
+                assert_eq!(after.status, Status::Active { owner: other });
+                assert_eq!(after.agents, vec![other]);
+                assert_eq!(after.control_state(), "active");
+                assert_eq!(after.wrapups.get(&a), Some(&self.w.now));
+                assert!(self.w.agent(a).wrapups.contains(&c));
+                assert!(!self.w.agent(a).chats.contains(&c));
+                assert!(self.w.agent(other).chats.contains(&c));
+            }
+            Status::Active { .. } if in_it => {
+                assert_eq!(r.unwrap_err(), DomainError::NotInConference)
+            }
+            _ if !in_it => assert_eq!(r.unwrap_err(), DomainError::NotInConversation),
+            _ => {
+                assert_eq!(conv.status, Status::Closed);
+                assert_eq!(r.unwrap_err(), DomainError::ConversationClosed)
+            }
+        }
+    }
+
+    fn interrupt_checked(&mut self, c: ConversationId) {
+        use ConversationEvent as E;
+        let conv = self.w.conv(c).clone();
+        let before_agents = self.w.agents.clone();
+        let r = self.w.cmd(c, ConversationCommand::Interrupt);
+        self.count("interrupt", &r);
+        match conv.status {
+            Status::Waiting | Status::Offered { .. } => {
+                let d = r.expect("a chat in line leaves the queue");
+                let mut expected = vec![];
+                if let Some(agent_id) = conv.offered_to() {
+                    expected.push(E::OfferWithdrawn {
+                        agent_id,
+                        reason: WithdrawReason::Interrupted,
+                    });
+                }
+                expected.push(E::Interrupted);
+                assert_eq!(d.conversation, expected);
+                assert!(d.agents.is_empty(), "withdrawn without RONA");
+                // Counted as interrupted, not abandoned.
+                assert_eq!(self.w.status(c), Status::Interrupted);
+                if let Some(agent_id) = conv.offered_to() {
+                    assert_eq!(self.w.agent(agent_id).offer, None);
+                    assert_eq!(self.w.presence(agent_id), before_agents[&agent_id].presence);
+                }
+            }
+            Status::Active { .. } => {
+                let d = r.expect("an answered chat is closed");
+                let mut expected: Vec<E> = conv
+                    .invitation
+                    .iter()
+                    .map(|i| E::ConferenceCancelled {
+                        agent_id: i.agent_id,
+                    })
+                    .collect();
+                expected.push(E::Closed {
+                    reason: CloseReason::Interrupted,
+                });
+                assert_eq!(d.conversation, expected);
+                assert!(d.agents.is_empty());
+                let after = self.w.conv(c).clone();
+                assert_eq!(after.status, Status::Closed);
+                assert_eq!(after.invitation, None);
+                // Its agents are still in it: they must End it and wrap up; nobody may send.
+                assert_eq!(after.agents, conv.agents);
+                for a in &after.agents {
+                    assert!(self.w.agent(*a).chats.contains(&c));
+                    assert_eq!(
+                        self.w.decide(
+                            c,
+                            &ConversationCommand::AgentSend {
+                                agent: *a,
+                                text: agent_text("still there?"),
+                                template: None
+                            }
+                        ),
+                        Err(DomainError::ConversationClosed)
+                    );
+                }
+                assert_eq!(
+                    self.w
+                        .decide(c, &ConversationCommand::CustomerSend { text: text("hi") }),
+                    Err(DomainError::ConversationClosed)
+                );
+            }
+            // Closed (by the customer, say), ended or out of line: nothing more to do.
+            _ => assert_eq!(r.unwrap_err(), DomainError::NothingDue),
         }
     }
 
     /// Routing as the engine does it, checking each choice against the rules written out.
     fn route_checked(&mut self) {
         loop {
-            let Some(c) = routing::pick_conversation(self.w.convs.values()) else {
+            let convs = self.w.convs.clone();
+            let agents = self.w.agents.clone();
+            let head = routing::pick_conversation(convs.values()).map(|c| c.id);
+            let best = routing::pick_agent(agents.values()).map(|a| a.id);
+            let Some((c, a)) = self.w.route_once() else {
+                // Nothing left that routing may offer.
+                for o in convs.values().filter(|o| o.is_waiting()) {
+                    assert!(
+                        !agents.values().any(|x| eligible(x) && !kept_from(o, x.id)),
+                        "routing left {} waiting with an agent free for it",
+                        o.id
+                    );
+                }
                 return;
             };
-            let Some(a) = routing::pick_agent(self.w.agents.values()) else {
-                return;
-            };
-            let (c, a) = (c.clone(), a.clone());
-            // The chat is the first in line: highest priority, then earliest place.
-            for other in self.w.convs.values().filter(|o| o.is_waiting()) {
-                assert!(
-                    (-c.priority, c.front_at, c.id) <= (-other.priority, other.front_at, other.id),
-                    "routing skipped a chat ahead in line"
-                );
-            }
-            // The agent is eligible and preferred: fewest chats, then free longest, then id.
-            assert!(
-                eligible(&a),
-                "routing picked an agent who may not be offered: {a:#?}"
+            let (conv, agent) = (&convs[&c], &agents[&a]);
+            assert_eq!(
+                self.w.log.last(),
+                Some(&Logged::Conv(
+                    c,
+                    ConversationEvent::Offered {
+                        agent_id: a,
+                        agent_name: agent.name.clone(),
+                        deadline: self.w.now + self.offer_timeout(conv.queue_id),
+                        transfer: false,
+                    },
+                    self.w.now
+                ))
             );
-            for other in self.w.agents.values().filter(|o| eligible(o)) {
+            // Routing's own choice, unless that agent transferred that chat away.
+            let (head, best) = (head.unwrap(), best.unwrap());
+            if !kept_from(&convs[&head], best) {
+                assert_eq!((c, a), (head, best));
+            }
+            // The chat is the first in line (highest priority, then earliest place) that an
+            // eligible agent may be offered; the agent is eligible and preferred: fewest
+            // chats, then free longest, then id. Nobody is offered back a chat they
+            // transferred away or still owe a wrap-up for.
+            assert!(conv.is_waiting() && eligible(agent));
+            assert!(!conv.transferred_by.contains(&a) && !conv.wrapups.contains_key(&a));
+            let offerable = |o: &Conversation, x: &Agent| eligible(x) && !kept_from(o, x.id);
+            for other in convs.values().filter(|o| o.is_waiting()) {
+                if agents.values().any(|x| offerable(other, x)) {
+                    assert!(
+                        (-conv.priority, conv.front_at, conv.id)
+                            <= (-other.priority, other.front_at, other.id),
+                        "routing skipped a chat ahead in line"
+                    );
+                }
+            }
+            for other in agents.values().filter(|x| offerable(conv, x)) {
                 assert!(
-                    (a.chats.len(), a.free_since, a.id)
+                    (agent.chats.len(), agent.free_since, agent.id)
                         <= (other.chats.len(), other.free_since, other.id),
                     "routing skipped a better agent"
                 );
             }
-            self.offer_checked(c.id, a.id);
-            assert_eq!(self.w.conv(c.id).offered_to(), Some(a.id));
         }
     }
 
@@ -690,7 +1348,7 @@ impl Harness {
                     vec![ConversationEvent::Offered {
                         agent_id: a,
                         agent_name: agent.name.clone(),
-                        deadline: self.w.now + self.w.policy.offer_timeout,
+                        deadline: self.w.now + self.offer_timeout(conv.queue_id),
                         transfer: false,
                     }]
                 );
@@ -699,6 +1357,10 @@ impl Harness {
             Err(e) => {
                 let expected = if !conv.is_waiting() {
                     DomainError::WrongConversationState
+                } else if conv.transferred_by.contains(&a) || conv.wrapups.contains_key(&a) {
+                    // Whoever transferred a chat away is not offered it back, nor whoever
+                    // still owes its wrap-up.
+                    DomainError::AgentNotAvailable
                 } else if agent.presence != Presence::Available || !agent.is_connected() {
                     DomainError::AgentNotAvailable
                 } else if agent.offer.is_some() {
@@ -714,33 +1376,76 @@ impl Harness {
     }
 
     fn accept_checked(&mut self, c: ConversationId, a: AgentId) {
+        use ConversationEvent as E;
         let conv = self.w.conv(c).clone();
         let load = load_of(self.w.agent(a));
+        let name = self.w.agent(a).name.clone();
         let r = self.w.cmd(c, ConversationCommand::Accept { agent: a });
+        let now = self.w.now;
+        let what = match &conv.status {
+            Status::Offered { transfer: true, .. } => "accept a transfer",
+            Status::Active { .. } => "accept an invitation",
+            _ => "accept",
+        };
+        self.count(what, &r);
         match conv.status {
             Status::Offered {
-                agent_id, deadline, ..
-            } if agent_id == a && self.w.now < deadline => {
+                agent_id,
+                deadline,
+                transfer,
+            } if agent_id == a && now < deadline => {
                 let d = r.expect("the offered agent accepts before the deadline");
-                assert!(matches!(
-                    d.conversation.as_slice(),
-                    [ConversationEvent::Accepted { agent_id, .. }] if *agent_id == a
-                ));
+                let expected = if transfer {
+                    E::TransferAccepted {
+                        agent_id: a,
+                        agent_name: name,
+                    }
+                } else {
+                    E::Accepted {
+                        agent_id: a,
+                        agent_name: name,
+                    }
+                };
+                assert_eq!(d.conversation, vec![expected]);
                 let after = self.w.conv(c);
                 assert_eq!(after.status, Status::Active { owner: a });
                 assert_eq!(after.agents, vec![a]);
-                let agent = self.w.agent(a);
-                assert!(agent.offer.is_none() && agent.chats.contains(&c));
-                assert_eq!(load_of(agent), load, "accepting turns an offer into a chat");
             }
-            _ => assert_eq!(
-                r.unwrap_err(),
-                DomainError::NoSuchOffer,
-                "accept of {c} by {a} in {:?} at {:?}",
-                conv.status,
-                self.w.now
-            ),
+            Status::Active { owner }
+                if conv
+                    .invitation
+                    .as_ref()
+                    .is_some_and(|i| i.agent_id == a && now < i.deadline) =>
+            {
+                let d = r.expect("the invited agent accepts before the deadline");
+                assert_eq!(
+                    d.conversation,
+                    vec![E::ConferenceJoined {
+                        agent_id: a,
+                        agent_name: name
+                    }]
+                );
+                let after = self.w.conv(c);
+                assert_eq!(after.status, Status::Active { owner });
+                assert_eq!(after.agents, vec![owner, a], "owner first");
+                assert_eq!(after.invitation, None);
+                assert_eq!(after.control_state(), "conference");
+            }
+            _ => {
+                assert_eq!(
+                    r.unwrap_err(),
+                    DomainError::NoSuchOffer,
+                    "accept of {c} by {a} in {:?} ({:?}) at {:?}",
+                    conv.status,
+                    conv.invitation,
+                    now
+                );
+                return;
+            }
         }
+        let agent = self.w.agent(a);
+        assert!(agent.offer.is_none() && agent.chats.contains(&c));
+        assert_eq!(load_of(agent), load, "accepting turns an offer into a chat");
     }
 
     fn agent_send_checked(&mut self, c: ConversationId, a: AgentId) {
@@ -776,16 +1481,51 @@ impl Harness {
     }
 
     fn end_checked(&mut self, c: ConversationId, a: AgentId) {
+        use ConversationEvent as E;
         let conv = self.w.conv(c).clone();
         let r = self.w.cmd(c, ConversationCommand::End { agent: a });
         let in_it = conv.agents.contains(&a);
         match (&conv.status, in_it) {
             (Status::Active { owner }, true) if *owner == a => {
-                assert_eq!(r.unwrap().conversation, vec![ConversationEvent::Ended]);
+                // The owner ends the whole chat: a pending invitation is cancelled, and every
+                // agent in it (both, in a conference) owes a wrap-up.
+                let mut expected: Vec<E> = conv
+                    .invitation
+                    .iter()
+                    .map(|i| E::ConferenceCancelled {
+                        agent_id: i.agent_id,
+                    })
+                    .collect();
+                expected.push(E::Ended);
+                assert_eq!(r.unwrap().conversation, expected);
+                if let Some(i) = &conv.invitation {
+                    assert_eq!(self.w.agent(i.agent_id).offer, None);
+                }
+            }
+            (Status::Active { .. }, true) => {
+                assert_eq!(r.unwrap_err(), DomainError::NotOwner);
+                return;
+            }
+            (Status::Closed, true) if conv.agents.len() > 1 => {
+                // Not the last one out: this agent leaves; the other still has to End.
+                assert_eq!(
+                    r.unwrap().conversation,
+                    vec![E::AgentLeft {
+                        agent_id: a,
+                        agent_name: self.w.agent(a).name.clone(),
+                        by_system: false
+                    }]
+                );
+                let after = self.w.conv(c);
+                assert_eq!(after.status, Status::Closed);
+                assert!(after.wrapups.contains_key(&a) && !after.agents.contains(&a));
+                let agent = self.w.agent(a);
+                assert!(!agent.chats.contains(&c) && agent.wrapups.contains(&c));
+                return;
             }
             (Status::Closed, true) => {
-                // The last agent out ends it (there is one agent until conference lands).
-                assert_eq!(r.unwrap().conversation, vec![ConversationEvent::Ended]);
+                // The last agent out ends it.
+                assert_eq!(r.unwrap().conversation, vec![E::Ended]);
             }
             (_, true) => panic!("an agent in {:?} could not end: {r:?}", conv.status),
             (_, false) => {
@@ -800,9 +1540,12 @@ impl Harness {
         }
         let after = self.w.conv(c);
         assert_eq!(after.status, Status::Ended);
-        assert!(after.wrapups.contains_key(&a));
-        let agent = self.w.agent(a);
-        assert!(!agent.chats.contains(&c) && agent.wrapups.contains(&c));
+        assert!(after.agents.is_empty() && after.invitation.is_none());
+        for b in &conv.agents {
+            assert!(after.wrapups.contains_key(b), "{b} owes no wrap-up");
+            let agent = self.w.agent(*b);
+            assert!(!agent.chats.contains(&c) && agent.wrapups.contains(&c));
+        }
     }
 
     fn wrap_up_checked(&mut self, c: ConversationId, a: AgentId) {
@@ -834,7 +1577,13 @@ impl Harness {
     }
 
     /// Checks what changed in one step: the events applied and the snapshots before and after.
-    fn check_step(&mut self, before: &Before, own: Option<AgentId>, wrap_up_op: bool) {
+    fn check_step(&mut self, before: &Before, op: &Op) {
+        let own = is_own_presence_op(op).map(|i| self.agent(i));
+        let wrap_up_op = matches!(op, Op::WrapUpDue(_) | Op::WrapUpBy(..));
+        let cancel_op = matches!(
+            op,
+            Op::CancelInvitationOwner(_) | Op::CancelInvitationBy(..)
+        );
         let p = self.w.policy.clone();
         let new: Vec<Logged> = self.w.log[before.log_len..].to_vec();
         let mut per_conv: BTreeMap<ConversationId, u64> = BTreeMap::new();
@@ -855,38 +1604,156 @@ impl Harness {
         let mut wrapped: BTreeSet<(ConversationId, AgentId)> = BTreeSet::new();
         let mut timed_out: BTreeSet<AgentId> = BTreeSet::new();
 
-        for l in &new {
+        for (k, l) in new.iter().enumerate() {
             match l {
                 Logged::Conv(c, e, t) => {
                     let (c, t) = (*c, *t);
                     *per_conv.entry(c).or_default() += 1;
                     *self.kinds.entry(e.kind()).or_default() += 1;
-                    // A customer never sees offers, RONAs, withdrawals or wrap-ups.
+                    use ConversationEvent as E;
+                    // A customer never sees offers, RONAs, withdrawals, wrap-ups, rejected
+                    // transfers, invitations (but for the join) or owner changes.
                     if matches!(
                         e,
-                        ConversationEvent::Offered { .. }
-                            | ConversationEvent::OfferTimedOut { .. }
-                            | ConversationEvent::OfferWithdrawn { .. }
-                            | ConversationEvent::WrappedUp { .. }
+                        E::Offered { .. }
+                            | E::OfferTimedOut { .. }
+                            | E::OfferWithdrawn { .. }
+                            | E::WrappedUp { .. }
+                            | E::TransferRejected { .. }
+                            | E::ConferenceRequested { .. }
+                            | E::ConferenceWithdrawn { .. }
+                            | E::ConferenceCancelled { .. }
+                            | E::OwnerChanged { .. }
                     ) {
                         assert_eq!(e.audience(), Audience::AgentsOnly, "{e:?}");
                     }
-                    use ConversationEvent as E;
+                    // Every participant, the customer too, sees transfers, joins and leaves.
+                    if matches!(
+                        e,
+                        E::TransferRequested { .. }
+                            | E::TransferAccepted { .. }
+                            | E::ConferenceJoined { .. }
+                            | E::ConferenceLeft { .. }
+                            | E::AgentLeft { .. }
+                            | E::Closed { .. }
+                            | E::Interrupted
+                    ) {
+                        assert_eq!(e.audience(), Audience::Everyone, "{e:?}");
+                    }
+                    // The next event of the same conversation in this step, if any.
+                    let next_here = new[k + 1..].iter().find_map(|l| match l {
+                        Logged::Conv(c2, e2, _) if *c2 == c => Some(e2),
+                        _ => None,
+                    });
+                    let timeout = self.queue_of.get(&c).map(|q| self.offer_timeout(*q));
                     match e {
-                        E::Offered { deadline, .. } => {
-                            assert_eq!(*deadline, t + p.offer_timeout);
-                            self.offered_at.insert(c, t);
+                        E::Queued {
+                            queue_id,
+                            front_at,
+                            reason,
+                            ..
+                        } => {
+                            match reason {
+                                // A new chat, or one transferred to a queue: its place in
+                                // line is now.
+                                QueueReason::Arrived | QueueReason::Transferred => {
+                                    assert_eq!(*front_at, t, "{c}: queued at a wrong place");
+                                    self.place.insert(c, t);
+                                }
+                                // Back to the front: the place it had.
+                                _ => {
+                                    assert_eq!(
+                                        *front_at, self.place[&c],
+                                        "{c} lost its place in line ({reason:?})"
+                                    );
+                                    assert_eq!(
+                                        *queue_id, self.queue_of[&c],
+                                        "{c} returned to another queue than it was in"
+                                    );
+                                }
+                            }
+                            self.queue_of.insert(c, *queue_id);
                         }
-                        E::OfferTimedOut { agent_id } => {
+                        E::Offered {
+                            deadline, transfer, ..
+                        } => {
+                            // The offer timeout of the queue the chat is in (for a transfer
+                            // to an agent: the queue it was in).
+                            assert_eq!(*deadline, t + timeout.unwrap());
+                            self.offered_at.insert(c, t);
+                            if *transfer {
+                                assert!(
+                                    new[..k].iter().any(|l| matches!(l, Logged::Conv(c2, E::TransferRequested { .. }, _) if *c2 == c)),
+                                    "a transfer offer without a transfer request"
+                                );
+                            }
+                        }
+                        E::OfferTimedOut { agent_id } | E::TransferRejected { agent_id } => {
                             assert!(
-                                t >= self.offered_at[&c] + p.offer_timeout,
+                                t >= self.offered_at[&c] + timeout.unwrap(),
                                 "RONA before the offer timed out"
                             );
                             timed_out.insert(*agent_id);
                         }
-                        E::Accepted { agent_id, .. } => {
-                            assert!(t < self.offered_at[&c] + p.offer_timeout);
+                        E::Accepted { agent_id, .. } | E::TransferAccepted { agent_id, .. } => {
+                            assert!(t < self.offered_at[&c] + timeout.unwrap());
                             self.members.entry(c).or_default().insert(*agent_id);
+                        }
+                        E::ConferenceRequested { deadline, .. } => {
+                            assert_eq!(*deadline, t + timeout.unwrap());
+                            self.invited_at.insert(c, t);
+                        }
+                        E::ConferenceJoined { agent_id, .. } => {
+                            assert!(t < self.invited_at[&c] + timeout.unwrap());
+                            let m = self.members.entry(c).or_default();
+                            m.insert(*agent_id);
+                            assert_eq!(m.len(), 2, "a conference has two agents");
+                        }
+                        E::ConferenceWithdrawn { agent_id } => {
+                            assert!(
+                                t >= self.invited_at[&c] + timeout.unwrap(),
+                                "an invitation withdrawn before its time"
+                            );
+                            timed_out.insert(*agent_id);
+                        }
+                        E::ConferenceCancelled { agent_id } => {
+                            // By the owner; or because the chat closes or ends under it, or
+                            // its owner was logged out; or the invited desktop is gone.
+                            let closing = matches!(
+                                next_here,
+                                Some(
+                                    E::Closed { .. }
+                                        | E::Ended
+                                        | E::AgentLeft {
+                                            by_system: true,
+                                            ..
+                                        }
+                                )
+                            );
+                            let grace = p.offer_disconnect_grace.min(p.signout_grace);
+                            let invited_gone = !self.w.agents[agent_id].is_connected()
+                                && t >= self.agent_connected_at[agent_id] + grace;
+                            assert!(
+                                cancel_op || closing || invited_gone,
+                                "an invitation cancelled for no reason"
+                            );
+                        }
+                        E::ConferenceLeft { agent_id, .. } => {
+                            self.members.entry(c).or_default().remove(agent_id);
+                            self.left_at.insert((c, *agent_id), t);
+                        }
+                        E::TransferRequested { agent_id, .. } => {
+                            // The transferring agent leaves at once.
+                            assert!(
+                                matches!(next_here, Some(E::AgentLeft { agent_id: x, by_system: false, .. }) if x == agent_id),
+                                "{c}: a transfer without the owner leaving"
+                            );
+                            let after = &self.w.convs[&c];
+                            assert!(
+                                after.wrapups.contains_key(agent_id)
+                                    || wrapped.contains(&(c, *agent_id)),
+                                "after a transfer the transferring agent owes a wrap-up"
+                            );
                         }
                         E::OfferWithdrawn {
                             agent_id,
@@ -923,6 +1790,15 @@ impl Harness {
                             for a in std::mem::take(self.members.entry(c).or_default()) {
                                 self.left_at.insert((c, a), t);
                             }
+                        }
+                        E::Interrupted => {
+                            assert!(
+                                matches!(
+                                    before.convs.get(&c).map(|b| &b.status),
+                                    Some(Status::Waiting | Status::Offered { .. })
+                                ),
+                                "{c}: interrupted out of line"
+                            );
                         }
                         E::WrappedUp { agent_id, auto, .. } => {
                             wrapped.insert((c, *agent_id));
@@ -1047,8 +1923,14 @@ impl Harness {
             }
         }
         for (id, c) in &self.w.convs {
-            // Back in the queue means back at its place: front_at never moves (no transfer yet).
-            assert_eq!(c.front_at, c.arrived_at, "{id} lost its place in line");
+            // Back in the queue means back at its place: front_at moves only by a transfer to
+            // a queue; the first arrival time never moves.
+            assert_eq!(c.front_at, self.place[id], "{id} lost its place in line");
+            assert_eq!(
+                c.arrived_at, self.arrived_at[id],
+                "{id}: first arrival changed"
+            );
+            assert_eq!(c.queue_id, self.queue_of[id]);
             // A finished conversation stays finished (a customer may still open the widget).
             if let Some(b) = before.convs.get(id).filter(|b| b.is_finished()) {
                 assert!(c.is_finished() && c.status == b.status && c.agents == b.agents);
@@ -1109,6 +1991,18 @@ impl Harness {
                 c.customer_away_since.is_none(),
                 !c.customer_connections.is_empty()
             );
+            let invited: BTreeSet<AgentId> = c.invitation.iter().map(|i| i.agent_id).collect();
+            assert!(
+                c.queue_id == w.queue_id || c.queue_id == w.sales_queue_id,
+                "{id} in an unknown queue"
+            );
+            if !matches!(c.status, Status::Active { .. }) {
+                assert_eq!(
+                    c.invitation, None,
+                    "{id}: an invitation while {:?}",
+                    c.status
+                );
+            }
             match &c.status {
                 Status::Waiting => {
                     assert!(agents.is_empty() && offered.is_empty());
@@ -1131,11 +2025,45 @@ impl Harness {
                     );
                 }
                 Status::Active { owner } => {
-                    assert_eq!(c.agents, vec![*owner]);
-                    assert!(offered.is_empty());
+                    // One or two agents, the owner first; at most one invitation, and never
+                    // while two agents are in it.
+                    assert!(
+                        (1..=2).contains(&c.agents.len()),
+                        "{id}: {} agents",
+                        c.agents.len()
+                    );
+                    assert_eq!(c.agents[0], *owner, "{id}: the owner is not first");
+                    assert_eq!(c.conference_agent(), c.agents.get(1).copied());
+                    match &c.invitation {
+                        Some(i) => {
+                            assert_eq!(c.agents.len(), 1, "{id}: invitation in a conference");
+                            assert!(!agents.contains(&i.agent_id));
+                            // The invited agent's offer is this invitation, and no one
+                            // else's offer points here.
+                            assert_eq!(offered, invited, "{id}: invitation and offers disagree");
+                            assert_eq!(
+                                w.agents[&i.agent_id].offer,
+                                Some(PendingOffer {
+                                    conversation_id: id,
+                                    deadline: i.deadline
+                                })
+                            );
+                            assert_eq!(c.control_state(), "conference_requested");
+                        }
+                        None => {
+                            assert!(offered.is_empty(), "{id}: offered while active");
+                            let state = if c.agents.len() == 2 {
+                                "conference"
+                            } else {
+                                "active"
+                            };
+                            assert_eq!(c.control_state(), state);
+                        }
+                    }
                 }
                 Status::Closed => {
                     assert!(!agents.is_empty(), "closed with nobody left to end it");
+                    assert!(c.agents.len() <= 2);
                     assert!(offered.is_empty());
                 }
                 Status::Ended | Status::Abandoned | Status::Interrupted => {
@@ -1153,11 +2081,15 @@ impl Harness {
 
         for a in w.agents.values() {
             assert_eq!(a.load(), load_of(a));
-            // At most one offer pending, seen from the conversations too.
+            // At most one offer pending (an offer, a transfer offer or an invitation), seen from
+            // the conversations too.
             let offered_here = w
                 .convs
                 .values()
-                .filter(|c| c.offered_to() == Some(a.id))
+                .filter(|c| {
+                    c.offered_to() == Some(a.id)
+                        || c.invitation.as_ref().is_some_and(|i| i.agent_id == a.id)
+                })
                 .count();
             assert_eq!(offered_here, a.offer.is_some() as usize);
             for c in &a.chats {
@@ -1252,7 +2184,7 @@ impl Harness {
         });
         for c in self.w.convs.values() {
             assert!(c.is_finished(), "stuck after a day: {c:#?}");
-            assert_eq!(decide::next_deadline(c, &self.w.policy), None);
+            assert_eq!(decide::next_deadline(c, &self.w.policy_of(c.id)), None);
         }
         for a in self.w.agents.values() {
             assert_eq!(a.presence, Presence::LoggedOut);
@@ -1272,8 +2204,11 @@ impl Harness {
 }
 
 /// The shape of a conversation's log: Started, Queued(Arrived), and every time the chat goes
-/// back in line (RONA, withdrawn for a lost desktop, owner logged out) a `Queued` at once,
-/// keeping its place; an offer withdrawn because the customer left ends in `Abandoned`.
+/// back in line (RONA, a rejected transfer, withdrawn for a lost desktop, owner logged out) a
+/// `Queued` at once, keeping its place; a transfer is the owner leaving at once and the chat
+/// queued at a new place or offered to the agent; an offer withdrawn because the customer left
+/// ends in `Abandoned`, one withdrawn because the asset was deleted in `Interrupted`; the owner
+/// leaving a conference hands it to the other agent.
 fn check_log_grammar(id: ConversationId, log: &[(ConversationEvent, Timestamp)]) {
     use ConversationEvent as E;
     let events: Vec<&ConversationEvent> = log.iter().map(|(e, _)| e).collect();
@@ -1288,20 +2223,47 @@ fn check_log_grammar(id: ConversationId, log: &[(ConversationEvent, Timestamp)])
         ),
         "{id}: {events:?}"
     );
-    let front_at = log[0].1;
+    let mut place = log[0].1;
     let mut status = "waiting";
-    for (i, e) in events.iter().enumerate() {
+    let mut agents: Vec<AgentId> = Vec::new();
+    let mut invited: Option<AgentId> = None;
+    for (i, (e, t)) in log.iter().enumerate() {
         let next = events.get(i + 1).copied();
-        let requeued = |reason: QueueReason| matches!(next, Some(E::Queued { reason: r, front_at: f, .. }) if *r == reason && *f == front_at);
+        let requeued = |reason: QueueReason| matches!(next, Some(E::Queued { reason: r, front_at: f, .. }) if *r == reason && *f == place);
         match e {
-            E::Queued { front_at: f, .. } => {
-                assert_eq!(*f, front_at, "{id}: requeued at a new place");
+            E::Queued {
+                front_at, reason, ..
+            } => {
+                if matches!(reason, QueueReason::Transferred) {
+                    assert_eq!(
+                        *front_at, *t,
+                        "{id}: transferred to a queue at an old place"
+                    );
+                    place = *t;
+                } else {
+                    assert_eq!(*front_at, place, "{id}: requeued at a new place");
+                }
+                assert!(agents.is_empty() && invited.is_none(), "{id}: {events:?}");
                 status = "waiting";
             }
-            E::Offered { .. } => status = "offered",
+            E::Offered { transfer, .. } => {
+                if *transfer {
+                    assert!(
+                        i >= 2 && matches!(events[i - 2], E::TransferRequested { .. }),
+                        "{id}: {events:?}"
+                    );
+                } else {
+                    assert_eq!(status, "waiting", "{id}: offered while {status}");
+                }
+                status = "offered";
+            }
             E::OfferTimedOut { .. } => assert!(
                 requeued(QueueReason::OfferTimedOut),
                 "{id}: RONA not followed by a return to the front of the queue: {events:?}"
+            ),
+            E::TransferRejected { .. } => assert!(
+                requeued(QueueReason::TransferRejected),
+                "{id}: a rejected transfer not followed by a return to the front: {events:?}"
             ),
             E::OfferWithdrawn {
                 reason: WithdrawReason::AgentDisconnected,
@@ -1317,15 +2279,118 @@ fn check_log_grammar(id: ConversationId, log: &[(ConversationEvent, Timestamp)])
                 matches!(next, Some(E::Abandoned { .. })),
                 "{id}: {events:?}"
             ),
-            E::Accepted { .. } => status = "active",
+            E::OfferWithdrawn {
+                reason: WithdrawReason::Interrupted,
+                ..
+            } => assert!(matches!(next, Some(E::Interrupted)), "{id}: {events:?}"),
+            E::Accepted { agent_id, .. } | E::TransferAccepted { agent_id, .. } => {
+                assert_eq!(status, "offered");
+                assert_eq!(
+                    matches!(e, E::TransferAccepted { .. }),
+                    matches!(
+                        events[..i]
+                            .iter()
+                            .rev()
+                            .find(|e| matches!(e, E::Offered { .. })),
+                        Some(E::Offered { transfer: true, .. })
+                    ),
+                    "{id}: accepted the wrong kind of offer: {events:?}"
+                );
+                status = "active";
+                agents = vec![*agent_id];
+            }
+            E::TransferRequested {
+                agent_id, target, ..
+            } => {
+                assert_eq!(status, "active", "{id}: {events:?}");
+                assert_eq!(
+                    agents,
+                    vec![*agent_id],
+                    "{id}: transfer by a non-owner or not alone"
+                );
+                assert!(invited.is_none());
+                assert!(
+                    matches!(next, Some(E::AgentLeft { agent_id: a, by_system: false, .. }) if a == agent_id),
+                    "{id}: {events:?}"
+                );
+                let then = events.get(i + 2).copied();
+                match target {
+                    TransferTarget::Queue { queue_id, .. } => assert!(
+                        matches!(then, Some(E::Queued { queue_id: q, reason: QueueReason::Transferred, .. }) if q == queue_id),
+                        "{id}: {events:?}"
+                    ),
+                    TransferTarget::Agent { agent_id, .. } => assert!(
+                        matches!(then, Some(E::Offered { agent_id: a, transfer: true, .. }) if a == agent_id),
+                        "{id}: {events:?}"
+                    ),
+                }
+            }
             E::AgentLeft {
-                by_system: true, ..
-            } if status == "active" => assert!(
-                requeued(QueueReason::AgentLoggedOut),
-                "{id}: a logged-out owner's chat not returned to the queue: {events:?}"
-            ),
-            E::Closed { .. } => status = "closed",
-            E::Ended | E::Abandoned { .. } => status = "over",
+                agent_id,
+                by_system,
+                ..
+            } => {
+                if status == "active" {
+                    if *by_system {
+                        assert!(
+                            requeued(QueueReason::AgentLoggedOut),
+                            "{id}: a logged-out owner's chat not returned to the queue: {events:?}"
+                        );
+                    } else {
+                        assert!(
+                            i >= 1 && matches!(events[i - 1], E::TransferRequested { .. }),
+                            "{id}: an owner left an active chat without a transfer: {events:?}"
+                        );
+                    }
+                } else {
+                    assert_eq!(status, "closed", "{id}: {events:?}");
+                }
+                assert!(agents.contains(agent_id), "{id}: {events:?}");
+                agents.retain(|a| a != agent_id);
+            }
+            E::ConferenceRequested { agent_id, .. } => {
+                assert_eq!(status, "active");
+                assert_eq!(agents.len(), 1, "{id}: invitation with two agents in");
+                assert!(invited.is_none(), "{id}: two invitations at once");
+                invited = Some(*agent_id);
+            }
+            E::ConferenceJoined { agent_id, .. } => {
+                assert_eq!(invited.take(), Some(*agent_id), "{id}: {events:?}");
+                agents.push(*agent_id);
+            }
+            E::ConferenceWithdrawn { agent_id } | E::ConferenceCancelled { agent_id } => {
+                assert_eq!(invited.take(), Some(*agent_id), "{id}: {events:?}");
+            }
+            E::ConferenceLeft { agent_id, .. } => {
+                assert_eq!(status, "active");
+                assert_eq!(agents.len(), 2, "{id}: left a conference of one");
+                if agents[0] == *agent_id {
+                    let other = agents[1];
+                    assert!(
+                        matches!(next, Some(E::OwnerChanged { agent_id: a, .. }) if *a == other),
+                        "{id}: the owner left and the other did not become the owner: {events:?}"
+                    );
+                }
+                agents.retain(|a| a != agent_id);
+            }
+            E::OwnerChanged { agent_id, .. } => {
+                assert_eq!(agents, vec![*agent_id], "{id}: {events:?}");
+            }
+            E::Closed { .. } => {
+                assert_eq!(status, "active");
+                assert!(invited.is_none(), "{id}: closed under an invitation");
+                status = "closed";
+            }
+            E::Ended => {
+                assert!(matches!(status, "active" | "closed"));
+                assert!(invited.is_none(), "{id}: ended under an invitation");
+                agents.clear();
+                status = "over";
+            }
+            E::Abandoned { .. } | E::Interrupted => {
+                assert!(matches!(status, "waiting" | "offered"), "{id}: {events:?}");
+                status = "over";
+            }
             E::Message { .. } => assert!(
                 matches!(status, "waiting" | "offered" | "active"),
                 "{id}: a message while {status}"
@@ -1424,9 +2489,13 @@ proptest! {
 fn the_random_sequences_reach_every_event() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
+    // Transfers and conferences take several steps each (answer, invite, accept in time,
+    // leave): more sequences than the rest needs.
+    const SEQUENCES: usize = 256;
     let mut runner = TestRunner::deterministic();
     let mut kinds: BTreeMap<&'static str, usize> = BTreeMap::new();
-    for _ in 0..64 {
+    let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+    for _ in 0..SEQUENCES {
         let setup = setup().new_tree(&mut runner).unwrap().current();
         let ops = prop::collection::vec(op(), 150..200)
             .new_tree(&mut runner)
@@ -1439,8 +2508,12 @@ fn the_random_sequences_reach_every_event() {
         for (k, n) in h.kinds {
             *kinds.entry(k).or_default() += n;
         }
+        for (k, n) in h.outcomes {
+            *outcomes.entry(k).or_default() += n;
+        }
     }
-    eprintln!("events over 64 random sequences: {kinds:?}");
+    eprintln!("events over {SEQUENCES} random sequences: {kinds:?}");
+    eprintln!("outcomes over {SEQUENCES} random sequences: {outcomes:#?}");
     for kind in [
         "queued",
         "offered",
@@ -1455,10 +2528,55 @@ fn the_random_sequences_reach_every_event() {
         "ended",
         "wrapped_up",
         "abandoned",
+        "transfer_requested",
+        "transfer_accepted",
+        "transfer_rejected",
+        "conference_requested",
+        "conference_joined",
+        "conference_withdrawn",
+        "conference_cancelled",
+        "conference_left",
+        "owner_changed",
+        "interrupted",
     ] {
         assert!(
             kinds.get(kind).copied().unwrap_or(0) >= 10,
             "the random sequences rarely produce {kind}: {kinds:?}"
+        );
+    }
+    // And the refusals of the issue's "bad input and races": each is reached.
+    for outcome in [
+        "transfer to a queue: ok",
+        "transfer to a queue: conference_in_progress",
+        "transfer to a queue: invitation_pending",
+        "transfer to a queue: not_in_conversation",
+        "transfer to an agent: ok",
+        "transfer to an agent: cannot_target_self",
+        "transfer to an agent: agent_not_available",
+        "transfer to an agent: agent_at_capacity",
+        "transfer to an agent: offer_already_pending",
+        "transfer to an agent: conference_in_progress",
+        "transfer to an agent: invitation_pending",
+        "invite: ok",
+        "invite: cannot_target_self",
+        "invite: agent_not_available",
+        "invite: agent_at_capacity",
+        "invite: offer_already_pending",
+        "invite: conference_in_progress",
+        "invite: invitation_pending",
+        "accept a transfer: ok",
+        "accept a transfer: no_such_offer",
+        "accept an invitation: ok",
+        "accept an invitation: no_such_offer",
+        "cancel invitation: ok",
+        "cancel invitation: no_invitation",
+        "leave conference: ok",
+        "interrupt: ok",
+        "interrupt: nothing_due",
+    ] {
+        assert!(
+            outcomes.get(outcome).copied().unwrap_or(0) >= 1,
+            "the random sequences never reach {outcome:?}: {outcomes:#?}"
         );
     }
 }

@@ -1,6 +1,6 @@
-//! One test per rule of the domain (PRODUCT.md "Agent states", "A chat from start to end"), each
-//! written as a user would notice it: what happens to the chat, to the agent, and what the log
-//! says.
+//! One test per rule of the domain (PRODUCT.md "Agent states", "A chat from start to end"; issue
+//! 3: transfer, conference, asset deleted), each written as a user would notice it: what
+//! happens to the chat, to the agent, and what the log says.
 
 mod common;
 
@@ -1348,6 +1348,1182 @@ fn a_refused_command_changes_nothing() {
     assert!(w.cmd(c, C::WithdrawOffer { agent: a }).is_err());
     assert!(w.agent_cmd(a, AgentCommand::SignOut).is_err());
     assert_eq!((w.conv(c).clone(), w.agents.clone(), w.log.len()), before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transfer, conference, asset deleted (issue 3)
+
+fn everyone(e: &ConversationEvent) -> bool {
+    e.audience() == Audience::Everyone
+}
+
+/// Two ready agents (capacity 2 each) and a chat the first has accepted.
+fn owned_with_colleague(w: &mut World) -> (AgentId, AgentId, ConversationId) {
+    let a = w.ready_agent(2);
+    let b = w.ready_agent(2);
+    let c = w.start_connected_chat(0);
+    assert_eq!(w.route(), vec![(c, a)]);
+    w.cmd(c, C::Accept { agent: a }).unwrap();
+    (a, b, c)
+}
+
+/// A conference: the first agent owns the chat, the second has joined it.
+fn conference(w: &mut World) -> (AgentId, AgentId, ConversationId) {
+    let (a, b, c) = owned_with_colleague(w);
+    w.cmd(
+        c,
+        C::Invite {
+            agent: a,
+            target: b,
+        },
+    )
+    .unwrap();
+    w.cmd(c, C::Accept { agent: b }).unwrap();
+    assert_eq!(w.conv(c).agents, vec![a, b]);
+    (a, b, c)
+}
+
+fn send_as(w: &World, c: ConversationId, agent: AgentId) -> Result<decide::Decision, DomainError> {
+    w.decide(
+        c,
+        &C::AgentSend {
+            agent,
+            text: agent_text("Hello"),
+            template: None,
+        },
+    )
+}
+
+#[test]
+fn transfer_and_invitation_are_the_owners_alone_with_no_invitation_pending() {
+    let mut w = world();
+    let a = w.ready_agent(3);
+    let b = w.ready_agent(3);
+    let x = w.ready_agent(3);
+    let c = w.start_connected_chat(0);
+    assert_eq!(w.route(), vec![(c, a)]);
+    let to_queue = |w: &World, by| w.transfer_to_queue(by, w.sales_queue_id, 0);
+    let refusals = |w: &World, by: AgentId, target: AgentId| {
+        vec![
+            w.decide(c, &to_queue(w, by)).unwrap_err(),
+            w.decide(c, &C::TransferToAgent { agent: by, target })
+                .unwrap_err(),
+            w.decide(c, &C::Invite { agent: by, target }).unwrap_err(),
+        ]
+    };
+    // Not before the chat is accepted.
+    assert_eq!(refusals(&w, a, x), vec![DomainError::NotInConversation; 3]);
+    w.cmd(c, C::Accept { agent: a }).unwrap();
+    // Not by an agent who is not in it.
+    assert_eq!(refusals(&w, x, b), vec![DomainError::NotInConversation; 3]);
+    // Not while an invitation is pending: one at a time.
+    w.cmd(
+        c,
+        C::Invite {
+            agent: a,
+            target: b,
+        },
+    )
+    .unwrap();
+    assert_eq!(refusals(&w, a, x), vec![DomainError::InvitationPending; 3]);
+    // Not by the other agent of a conference, and not by the owner while two are in it.
+    w.cmd(c, C::Accept { agent: b }).unwrap();
+    assert_eq!(refusals(&w, b, x), vec![DomainError::NotOwner; 3]);
+    assert_eq!(
+        w.decide(c, &C::CancelInvitation { agent: b }),
+        Err(DomainError::NotOwner)
+    );
+    assert_eq!(
+        refusals(&w, a, x),
+        vec![DomainError::ConferenceInProgress; 3]
+    );
+    // Not once the chat is closed.
+    w.cmd(c, C::CustomerEnd).unwrap();
+    assert_eq!(refusals(&w, a, x), vec![DomainError::ConversationClosed; 3]);
+}
+
+#[test]
+fn a_transfer_or_an_invitation_goes_only_to_another_agent_who_can_take_it_now() {
+    let mut w = world();
+    let a = w.ready_agent(3);
+    let c = w.start_connected_chat(0);
+    assert_eq!(w.route(), vec![(c, a)]);
+    w.cmd(c, C::Accept { agent: a }).unwrap();
+
+    let idle = w.ready_agent(1);
+    w.agent_cmd(idle, AgentCommand::SetPresence(idle_code()))
+        .unwrap();
+    let gone = w.ready_agent(1);
+    disconnect(&mut w, gone);
+    let logged_out = w.add_agent(1);
+    let unknown = agent_id(99);
+    let busy = w.ready_agent(1);
+    let c2 = w.start_connected_chat(0);
+    assert_eq!(w.route(), vec![(c2, busy)]);
+
+    let refused = |w: &World, target: AgentId| {
+        let t = w.decide(c, &C::TransferToAgent { agent: a, target });
+        let i = w.decide(c, &C::Invite { agent: a, target });
+        assert_eq!(t.clone().map(|_| ()), i.map(|_| ()));
+        t.unwrap_err()
+    };
+    assert_eq!(refused(&w, a), DomainError::CannotTargetSelf);
+    assert_eq!(refused(&w, idle), DomainError::AgentNotAvailable);
+    assert_eq!(refused(&w, gone), DomainError::AgentNotAvailable);
+    assert_eq!(refused(&w, logged_out), DomainError::AgentNotAvailable);
+    assert_eq!(refused(&w, unknown), DomainError::AgentNotAvailable);
+    // An offer pending (one at a time), then no room once it is accepted.
+    assert_eq!(refused(&w, busy), DomainError::OfferAlreadyPending);
+    w.cmd(c2, C::Accept { agent: busy }).unwrap();
+    assert_eq!(refused(&w, busy), DomainError::AgentAtCapacity);
+    // Inviting an agent who went Idle a moment ago.
+    let b = w.ready_agent(2);
+    w.agent_cmd(b, AgentCommand::SetPresence(idle_code()))
+        .unwrap();
+    assert_eq!(refused(&w, b), DomainError::AgentNotAvailable);
+    w.agent_cmd(b, AgentCommand::SetPresence(Presence::Available))
+        .unwrap();
+    w.cmd(
+        c,
+        C::Invite {
+            agent: a,
+            target: b,
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_chat_transferred_to_a_queue_waits_there_like_a_new_chat_placed_by_the_transfer_time() {
+    let mut w = world();
+    let sales = w.sales_queue_id;
+    w.offer_timeouts.insert(sales, Millis::seconds(12));
+    let a = w.ready_agent(2);
+    let c = w.start_connected_chat(0);
+    assert_eq!(w.route(), vec![(c, a)]);
+    w.cmd(c, C::Accept { agent: a }).unwrap();
+    w.cmd(c, C::CustomerSend { text: text("Hi") }).unwrap();
+    w.advance_clock(secs(10));
+    let earlier = w.start_connected_chat(0);
+    w.advance_clock(secs(10));
+    let transfer_at = w.now;
+
+    let d = w.cmd(c, w.transfer_to_queue(a, sales, 0)).unwrap();
+    assert_eq!(
+        d.conversation,
+        vec![
+            E::TransferRequested {
+                agent_id: a,
+                agent_name: "Agent 1".into(),
+                target: TransferTarget::Queue {
+                    queue_id: sales,
+                    queue_name: "Sales".into()
+                }
+            },
+            E::AgentLeft {
+                agent_id: a,
+                agent_name: "Agent 1".into(),
+                by_system: false
+            },
+            E::Queued {
+                queue_id: sales,
+                queue_name: "Sales".into(),
+                priority: 0,
+                front_at: transfer_at,
+                reason: QueueReason::Transferred
+            }
+        ]
+    );
+    assert!(d.agents.is_empty());
+    // The customer is told they are being transferred.
+    assert!(d.conversation.iter().all(everyone));
+    let conv = w.conv(c);
+    assert_eq!(conv.status, Status::Waiting);
+    assert_eq!((conv.queue_id, conv.queue_name.as_str()), (sales, "Sales"));
+    assert_eq!(
+        conv.arrived_at, T0,
+        "the first arrival is kept for reporting"
+    );
+    assert_eq!(
+        conv.front_at, transfer_at,
+        "its place in line: the transfer time"
+    );
+    assert!(conv.agents.is_empty());
+    // Its history stays with it.
+    assert!(w.events(c).iter().any(|e| matches!(e, E::Message { .. })));
+    // The transferring agent left at once and owes a wrap-up; it still counts until then.
+    assert_eq!(w.agent(a).chats, BTreeSet::new());
+    assert_eq!(w.agent(a).wrapups, BTreeSet::from([c]));
+    assert_eq!(w.agent(a).load(), 1);
+    assert_eq!(
+        w.agent_cmd(a, AgentCommand::SignOut),
+        Err(DomainError::ChatsOpen)
+    );
+    // Two transfers of the same chat: the second is refused.
+    assert_eq!(
+        w.decide(c, &w.transfer_to_queue(a, w.queue_id, 0)),
+        Err(DomainError::NotInConversation)
+    );
+
+    // In line: behind the chat that arrived before the transfer, ahead of one after it.
+    w.advance_clock(secs(10));
+    let later = w.start_connected_chat(0);
+    let b = w.ready_agent(3);
+    assert_eq!(w.route(), vec![(earlier, a), (c, b)]);
+    assert_eq!(w.status(later), Status::Waiting);
+    // Offered with its new queue's timeout, as a new chat (not a transfer offer).
+    assert_eq!(
+        w.status(c),
+        Status::Offered {
+            agent_id: b,
+            deadline: w.now + Millis::seconds(12),
+            transfer: false
+        }
+    );
+    w.cmd(c, C::Accept { agent: b }).unwrap();
+    assert_eq!(w.status(c), Status::Active { owner: b });
+    w.cmd(c, wrap_up(a)).unwrap();
+    assert_eq!(w.agent(a).wrapups, BTreeSet::new());
+    assert_eq!(w.conv(c).ever_agents, BTreeSet::from([a, b]));
+}
+
+#[test]
+fn a_chat_is_not_offered_back_to_whoever_transferred_it_nor_to_an_agent_owing_its_wrap_up() {
+    let mut w = world();
+    let a = w.ready_agent(2);
+    let c = w.start_connected_chat(0);
+    assert_eq!(w.route(), vec![(c, a)]);
+    w.cmd(c, C::Accept { agent: a }).unwrap();
+    w.cmd(c, w.transfer_to_queue(a, w.queue_id, 0)).unwrap();
+    // a is Available with room, and first for routing, but is not offered it back.
+    assert_eq!(
+        routing::pick_agent(w.agents.values()).map(|x| x.id),
+        Some(a)
+    );
+    assert_eq!(
+        w.decide(c, &C::Offer { agent: a }),
+        Err(DomainError::AgentNotAvailable)
+    );
+    assert_eq!(w.route(), vec![]);
+    w.cmd(c, wrap_up(a)).unwrap();
+    assert_eq!(
+        w.decide(c, &C::Offer { agent: a }),
+        Err(DomainError::AgentNotAvailable)
+    );
+    let b = w.ready_agent(2);
+    assert_eq!(w.route(), vec![(c, b)]);
+    w.cmd(c, C::Accept { agent: b }).unwrap();
+
+    // An agent who left a conference and still owes its wrap-up is not brought back into
+    // it (they would be in it and owe its wrap-up at once): not invited, not transferred
+    // to, not offered it.
+    let x = w.ready_agent(2);
+    w.cmd(
+        c,
+        C::Invite {
+            agent: b,
+            target: x,
+        },
+    )
+    .unwrap();
+    w.cmd(c, C::Accept { agent: x }).unwrap();
+    w.cmd(c, C::LeaveConference { agent: x }).unwrap();
+    assert!(w.agent(x).can_take_offer());
+    for command in [
+        C::Invite {
+            agent: b,
+            target: x,
+        },
+        C::TransferToAgent {
+            agent: b,
+            target: x,
+        },
+    ] {
+        assert_eq!(w.decide(c, &command), Err(DomainError::AgentNotAvailable));
+    }
+    w.cmd(c, w.transfer_to_queue(b, w.queue_id, 0)).unwrap();
+    assert_eq!(
+        w.decide(c, &C::Offer { agent: x }),
+        Err(DomainError::AgentNotAvailable)
+    );
+    assert_eq!(w.route(), vec![]);
+    // Once x has wrapped up, the chat may go to them.
+    w.cmd(c, wrap_up(x)).unwrap();
+    assert_eq!(w.route(), vec![(c, x)]);
+}
+
+#[test]
+fn a_chat_transferred_to_an_agent_is_offered_with_the_queues_timeout_and_accepting_owns_it() {
+    let mut w = world();
+    w.offer_timeouts.insert(w.queue_id, Millis::seconds(20));
+    let a = w.ready_agent(1);
+    let b = w.ready_agent(1);
+    let x = w.ready_agent(1);
+    let c = w.start_connected_chat(0);
+    assert_eq!(w.route(), vec![(c, a)]);
+    w.cmd(c, C::Accept { agent: a }).unwrap();
+    w.cmd(c, C::CustomerSend { text: text("Hi") }).unwrap();
+    w.advance_clock(secs(5));
+
+    let d = w
+        .cmd(
+            c,
+            C::TransferToAgent {
+                agent: a,
+                target: b,
+            },
+        )
+        .unwrap();
+    let deadline = w.now + Millis::seconds(20);
+    assert_eq!(
+        d.conversation,
+        vec![
+            E::TransferRequested {
+                agent_id: a,
+                agent_name: "Agent 1".into(),
+                target: TransferTarget::Agent {
+                    agent_id: b,
+                    agent_name: "Agent 2".into()
+                }
+            },
+            E::AgentLeft {
+                agent_id: a,
+                agent_name: "Agent 1".into(),
+                by_system: false
+            },
+            E::Offered {
+                agent_id: b,
+                agent_name: "Agent 2".into(),
+                deadline,
+                transfer: true
+            }
+        ]
+    );
+    assert_eq!(
+        w.status(c),
+        Status::Offered {
+            agent_id: b,
+            deadline,
+            transfer: true
+        }
+    );
+    assert_eq!(w.conv(c).front_at, T0);
+    assert_eq!(
+        w.agent(b).offer,
+        Some(PendingOffer {
+            conversation_id: c,
+            deadline
+        })
+    );
+    // The transferring agent left at once; their capacity is freed only by their wrap-up.
+    assert_eq!(w.agent(a).wrapups, BTreeSet::from([c]));
+    assert_eq!(w.agent(a).load(), 1);
+    // Only the agent it is offered to may accept it.
+    for other in [a, x] {
+        assert_eq!(
+            w.decide(c, &C::Accept { agent: other }),
+            Err(DomainError::NoSuchOffer)
+        );
+    }
+    w.now = Timestamp(deadline.0 - 1);
+    let d = w.cmd(c, C::Accept { agent: b }).unwrap();
+    assert_eq!(
+        d.conversation,
+        vec![E::TransferAccepted {
+            agent_id: b,
+            agent_name: "Agent 2".into()
+        }]
+    );
+    assert!(everyone(&d.conversation[0]));
+    assert_eq!(w.status(c), Status::Active { owner: b });
+    assert_eq!(w.conv(c).agents, vec![b]);
+    // They may read the whole thread and write; the one who left may not.
+    assert!(w.conv(c).ever_agents.contains(&b));
+    send_as(&w, c, b).unwrap();
+    assert_eq!(send_as(&w, c, a), Err(DomainError::NotInConversation));
+    assert_eq!(w.agent(b).chats, BTreeSet::from([c]));
+    assert_eq!(w.agent(b).load(), 1);
+    w.cmd(c, wrap_up(a)).unwrap();
+    assert_eq!(w.agent(a).load(), 0);
+}
+
+#[test]
+fn a_transfer_not_accepted_in_time_is_rejected_with_rona_and_the_chat_back_at_the_front() {
+    let mut w = world();
+    let a = w.ready_agent(1);
+    let b = w.ready_agent(1);
+    let c = w.start_connected_chat(0);
+    assert_eq!(w.route(), vec![(c, a)]);
+    w.cmd(c, C::Accept { agent: a }).unwrap();
+    w.advance_clock(secs(10));
+    let later = w.start_connected_chat(0);
+    w.advance_clock(secs(10));
+    w.cmd(
+        c,
+        C::TransferToAgent {
+            agent: a,
+            target: b,
+        },
+    )
+    .unwrap();
+    let deadline = w.now + Policy::default().offer_timeout;
+    assert_eq!(decide::next_deadline(w.conv(c), &w.policy), Some(deadline));
+
+    w.now = Timestamp(deadline.0 - 1);
+    assert_eq!(tick(&w, c), Err(DomainError::NothingDue));
+    w.now = deadline;
+    // Accepting a transfer after it timed out (before the timer) is refused.
+    assert_eq!(
+        w.decide(c, &C::Accept { agent: b }),
+        Err(DomainError::NoSuchOffer)
+    );
+    let d = w.cmd(c, C::Tick).unwrap();
+    assert_eq!(
+        d.conversation,
+        vec![
+            E::TransferRejected { agent_id: b },
+            queued(&w, c, QueueReason::TransferRejected)
+        ]
+    );
+    assert_eq!(
+        d.agents,
+        vec![(
+            b,
+            AgentEvent::PresenceChanged {
+                presence: Presence::Rona,
+                reason: PresenceReason::Rona
+            }
+        )]
+    );
+    assert!(!everyone(&d.conversation[0]), "the customer never sees it");
+    assert_eq!(w.presence(b), Presence::Rona);
+    assert_eq!(w.agent(b).load(), 0);
+    assert_eq!(w.status(c), Status::Waiting);
+    assert_eq!(w.conv(c).queue_id, w.queue_id, "the queue it was in");
+    assert_eq!(
+        w.conv(c).front_at,
+        T0,
+        "back to the front: the place it had"
+    );
+    assert_eq!(
+        w.decide(c, &C::Accept { agent: b }),
+        Err(DomainError::NoSuchOffer)
+    );
+    // The next agent gets it before the chat that arrived after it.
+    let x = w.ready_agent(1);
+    assert_eq!(w.route(), vec![(c, x)]);
+    assert_eq!(w.status(later), Status::Waiting);
+}
+
+#[test]
+fn an_invitation_reads_conference_requested_until_accepted_then_conference() {
+    let mut w = world();
+    let (a, b, c) = owned_with_colleague(&mut w);
+    let x = w.ready_agent(2);
+    assert_eq!(w.conv(c).control_state(), "active");
+    let d = w
+        .cmd(
+            c,
+            C::Invite {
+                agent: a,
+                target: b,
+            },
+        )
+        .unwrap();
+    let deadline = w.now + Policy::default().offer_timeout;
+    assert_eq!(
+        d.conversation,
+        vec![E::ConferenceRequested {
+            agent_id: b,
+            agent_name: "Agent 2".into(),
+            deadline
+        }]
+    );
+    assert!(!everyone(&d.conversation[0]));
+    assert_eq!(w.conv(c).control_state(), "conference_requested");
+    assert_eq!(w.status(c), Status::Active { owner: a });
+    assert_eq!(w.conv(c).agents, vec![a]);
+    assert_eq!(
+        w.agent(b).offer,
+        Some(PendingOffer {
+            conversation_id: c,
+            deadline
+        })
+    );
+    assert_eq!(w.agent(b).load(), 1, "an invitation counts as an offer");
+    assert_eq!(decide::next_deadline(w.conv(c), &w.policy), Some(deadline));
+    // One invitation at a time.
+    assert_eq!(
+        w.decide(
+            c,
+            &C::Invite {
+                agent: a,
+                target: x
+            }
+        ),
+        Err(DomainError::InvitationPending)
+    );
+    // Only the invited agent may accept.
+    for other in [a, x] {
+        assert_eq!(
+            w.decide(c, &C::Accept { agent: other }),
+            Err(DomainError::NoSuchOffer)
+        );
+    }
+
+    w.now = Timestamp(deadline.0 - 1);
+    let d = w.cmd(c, C::Accept { agent: b }).unwrap();
+    assert_eq!(
+        d.conversation,
+        vec![E::ConferenceJoined {
+            agent_id: b,
+            agent_name: "Agent 2".into()
+        }]
+    );
+    // Every participant, the customer too, sees that the agent joined.
+    assert!(everyone(&d.conversation[0]));
+    let conv = w.conv(c);
+    assert_eq!(conv.control_state(), "conference");
+    assert_eq!(conv.status, Status::Active { owner: a });
+    assert_eq!(conv.agents, vec![a, b], "owner first");
+    assert_eq!(conv.conference_agent(), Some(b));
+    assert_eq!(conv.invitation, None);
+    // Both read and send; it counts against each one's capacity.
+    send_as(&w, c, a).unwrap();
+    send_as(&w, c, b).unwrap();
+    w.cmd(c, C::CustomerSend { text: text("Hi") }).unwrap();
+    assert_eq!(w.agent(a).chats, BTreeSet::from([c]));
+    assert_eq!(w.agent(b).chats, BTreeSet::from([c]));
+    assert_eq!((w.agent(a).load(), w.agent(b).load()), (1, 1));
+    assert_eq!(w.agent(b).offer, None);
+    // At most two agents.
+    assert_eq!(
+        w.decide(
+            c,
+            &C::Invite {
+                agent: a,
+                target: x
+            }
+        ),
+        Err(DomainError::ConferenceInProgress)
+    );
+}
+
+#[test]
+fn an_invitation_not_accepted_in_time_is_withdrawn_and_the_invited_agent_goes_to_rona() {
+    let mut w = world();
+    let (a, b, c) = owned_with_colleague(&mut w);
+    w.cmd(
+        c,
+        C::Invite {
+            agent: a,
+            target: b,
+        },
+    )
+    .unwrap();
+    let deadline = w.now + Policy::default().offer_timeout;
+    w.now = Timestamp(deadline.0 - 1);
+    assert_eq!(tick(&w, c), Err(DomainError::NothingDue));
+    w.now = deadline;
+    assert_eq!(
+        w.decide(c, &C::Accept { agent: b }),
+        Err(DomainError::NoSuchOffer),
+        "too late, even before the timer"
+    );
+    let d = w.cmd(c, C::Tick).unwrap();
+    assert_eq!(d.conversation, vec![E::ConferenceWithdrawn { agent_id: b }]);
+    assert_eq!(
+        d.agents,
+        vec![(
+            b,
+            AgentEvent::PresenceChanged {
+                presence: Presence::Rona,
+                reason: PresenceReason::Rona
+            }
+        )]
+    );
+    // The owner is told (the agents' audience); the customer is not.
+    assert!(!everyone(&d.conversation[0]));
+    assert_eq!(w.presence(b), Presence::Rona);
+    assert_eq!(w.agent(b).offer, None);
+    assert_eq!(w.agent(b).load(), 0);
+    let conv = w.conv(c);
+    assert_eq!(conv.status, Status::Active { owner: a });
+    assert_eq!(conv.agents, vec![a]);
+    assert_eq!(conv.control_state(), "active");
+    assert_eq!(decide::next_deadline(conv, &w.policy), None);
+    assert_eq!(
+        w.decide(c, &C::Accept { agent: b }),
+        Err(DomainError::NoSuchOffer)
+    );
+}
+
+#[test]
+fn the_owner_cancels_a_pending_invitation_without_rona() {
+    let mut w = world();
+    let (a, b, c) = owned_with_colleague(&mut w);
+    assert_eq!(
+        w.decide(c, &C::CancelInvitation { agent: a }),
+        Err(DomainError::NoInvitation)
+    );
+    w.cmd(
+        c,
+        C::Invite {
+            agent: a,
+            target: b,
+        },
+    )
+    .unwrap();
+    let deadline = w.now + Policy::default().offer_timeout;
+    assert_eq!(
+        w.decide(c, &C::CancelInvitation { agent: b }),
+        Err(DomainError::NotInConversation)
+    );
+    let d = w.cmd(c, C::CancelInvitation { agent: a }).unwrap();
+    assert_eq!(d.conversation, vec![E::ConferenceCancelled { agent_id: b }]);
+    assert!(d.agents.is_empty(), "no RONA");
+    assert!(!everyone(&d.conversation[0]));
+    assert_eq!(w.presence(b), Presence::Available);
+    assert_eq!(w.agent(b).offer, None);
+    assert_eq!(w.conv(c).control_state(), "active");
+    assert_eq!(
+        w.decide(c, &C::Accept { agent: b }),
+        Err(DomainError::NoSuchOffer)
+    );
+    assert_eq!(
+        w.decide(c, &C::CancelInvitation { agent: a }),
+        Err(DomainError::NoInvitation)
+    );
+    // Nothing is due at the old deadline; the owner may invite again.
+    w.now = deadline;
+    assert_eq!(tick(&w, c), Err(DomainError::NothingDue));
+    w.cmd(
+        c,
+        C::Invite {
+            agent: a,
+            target: b,
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_other_agent_leaving_a_conference_wraps_up_and_the_chat_goes_on() {
+    let mut w = world();
+    let (a, b, c) = conference(&mut w);
+    // The other agent cannot end the whole chat; End conference makes them leave.
+    assert_eq!(
+        w.decide(c, &C::End { agent: b }),
+        Err(DomainError::NotOwner)
+    );
+    let d = w.cmd(c, C::LeaveConference { agent: b }).unwrap();
+    assert_eq!(
+        d.conversation,
+        vec![E::ConferenceLeft {
+            agent_id: b,
+            agent_name: "Agent 2".into()
+        }]
+    );
+    assert!(
+        everyone(&d.conversation[0]),
+        "the owner and the customer see it"
+    );
+    let conv = w.conv(c);
+    assert_eq!(conv.status, Status::Active { owner: a });
+    assert_eq!(conv.agents, vec![a]);
+    assert_eq!(conv.control_state(), "active");
+    assert!(conv.wrapups.contains_key(&b));
+    assert_eq!(w.agent(b).chats, BTreeSet::new());
+    assert_eq!(w.agent(b).wrapups, BTreeSet::from([c]));
+    assert_eq!(w.agent(b).load(), 1, "counts until the wrap-up");
+    send_as(&w, c, a).unwrap();
+    assert_eq!(send_as(&w, c, b), Err(DomainError::NotInConversation));
+    w.cmd(
+        c,
+        C::CustomerSend {
+            text: text("Still here"),
+        },
+    )
+    .unwrap();
+    // Alone, the owner ends rather than leaves.
+    assert_eq!(
+        w.decide(c, &C::LeaveConference { agent: a }),
+        Err(DomainError::NotInConference)
+    );
+    w.cmd(c, wrap_up(b)).unwrap();
+    assert_eq!(w.agent(b).load(), 0);
+    assert_eq!(w.status(c), Status::Active { owner: a });
+}
+
+#[test]
+fn the_owner_leaving_a_conference_makes_the_other_agent_the_owner() {
+    let mut w = world();
+    let (a, b, c) = conference(&mut w);
+    let d = w.cmd(c, C::LeaveConference { agent: a }).unwrap();
+    assert_eq!(
+        d.conversation,
+        vec![
+            E::ConferenceLeft {
+                agent_id: a,
+                agent_name: "Agent 1".into()
+            },
+            E::OwnerChanged {
+                agent_id: b,
+                agent_name: "Agent 2".into()
+            }
+        ]
+    );
+    assert!(everyone(&d.conversation[0]));
+    assert!(!everyone(&d.conversation[1]));
+    let conv = w.conv(c);
+    assert_eq!(conv.status, Status::Active { owner: b });
+    assert_eq!(conv.agents, vec![b]);
+    assert_eq!(conv.owner(), Some(b));
+    assert_eq!(w.agent(a).wrapups, BTreeSet::from([c]));
+    // The new owner transfers, invites and ends; the one who left no longer can.
+    assert_eq!(
+        w.decide(c, &w.transfer_to_queue(a, w.queue_id, 0)),
+        Err(DomainError::NotInConversation)
+    );
+    w.decide(c, &w.transfer_to_queue(b, w.queue_id, 0)).unwrap();
+    assert_eq!(
+        w.cmd(c, C::End { agent: b }).unwrap().conversation,
+        vec![E::Ended]
+    );
+    assert_eq!(w.conv(c).wrapups.keys().copied().collect::<Vec<_>>(), {
+        let mut v = vec![a, b];
+        v.sort();
+        v
+    });
+}
+
+#[test]
+fn the_owner_ending_a_conference_ends_it_for_both_and_both_wrap_up() {
+    let mut w = world();
+    let (a, b, c) = conference(&mut w);
+    let d = w.cmd(c, C::End { agent: a }).unwrap();
+    assert_eq!(d.conversation, vec![E::Ended]);
+    assert_eq!(w.status(c), Status::Ended);
+    for x in [a, b] {
+        assert!(w.conv(c).wrapups.contains_key(&x));
+        assert_eq!(w.agent(x).chats, BTreeSet::new());
+        assert_eq!(w.agent(x).wrapups, BTreeSet::from([c]));
+        assert_eq!(w.agent(x).load(), 1);
+    }
+    w.cmd(c, wrap_up(a)).unwrap();
+    assert!(!w.conv(c).is_finished());
+    w.cmd(c, wrap_up(b)).unwrap();
+    assert!(w.conv(c).is_finished());
+    assert_eq!((w.agent(a).load(), w.agent(b).load()), (0, 0));
+}
+
+#[test]
+fn the_customer_ending_while_an_invitation_is_pending_cancels_it_and_closes_the_chat() {
+    let mut w = world();
+    let (a, b, c) = owned_with_colleague(&mut w);
+    w.cmd(
+        c,
+        C::Invite {
+            agent: a,
+            target: b,
+        },
+    )
+    .unwrap();
+    let d = w.cmd(c, C::CustomerEnd).unwrap();
+    assert_eq!(
+        d.conversation,
+        vec![
+            E::ConferenceCancelled { agent_id: b },
+            E::Closed {
+                reason: CloseReason::CustomerEnded
+            }
+        ]
+    );
+    assert!(d.agents.is_empty(), "no RONA");
+    assert_eq!(w.status(c), Status::Closed);
+    assert_eq!(w.conv(c).invitation, None);
+    assert_eq!(w.presence(b), Presence::Available);
+    assert_eq!(w.agent(b).load(), 0);
+    assert_eq!(
+        w.decide(c, &C::Accept { agent: b }),
+        Err(DomainError::NoSuchOffer)
+    );
+    assert_eq!(decide::next_deadline(w.conv(c), &w.policy), None);
+    assert_eq!(
+        w.cmd(c, C::End { agent: a }).unwrap().conversation,
+        vec![E::Ended]
+    );
+    w.cmd(c, wrap_up(a)).unwrap();
+    assert!(w.conv(c).is_finished());
+}
+
+#[test]
+fn a_closed_conference_is_ended_by_each_agent_and_both_wrap_up() {
+    let mut w = world();
+    let (a, b, c) = conference(&mut w);
+    w.cmd(c, C::CustomerEnd).unwrap();
+    assert_eq!(w.status(c), Status::Closed);
+    for x in [a, b] {
+        assert_eq!(send_as(&w, c, x), Err(DomainError::ConversationClosed));
+        assert_eq!(
+            w.decide(c, &C::LeaveConference { agent: x }),
+            Err(DomainError::ConversationClosed)
+        );
+    }
+    // The other agent may end it too: the first one out leaves, the last one ends it.
+    let d = w.cmd(c, C::End { agent: b }).unwrap();
+    assert_eq!(
+        d.conversation,
+        vec![E::AgentLeft {
+            agent_id: b,
+            agent_name: "Agent 2".into(),
+            by_system: false
+        }]
+    );
+    assert_eq!(w.status(c), Status::Closed);
+    assert_eq!(w.conv(c).agents, vec![a]);
+    assert_eq!(
+        w.cmd(c, C::End { agent: a }).unwrap().conversation,
+        vec![E::Ended]
+    );
+    w.cmd(c, wrap_up(a)).unwrap();
+    w.cmd(c, wrap_up(b)).unwrap();
+    assert!(w.conv(c).is_finished());
+}
+
+#[test]
+fn deleting_the_asset_takes_a_waiting_or_offered_chat_out_of_line_as_interrupted() {
+    let mut w = world();
+    let (a, offered_chat) = offered(&mut w);
+    let waiting = w.start_connected_chat(0);
+    let d = w.cmd(offered_chat, C::Interrupt).unwrap();
+    assert_eq!(
+        d.conversation,
+        vec![
+            E::OfferWithdrawn {
+                agent_id: a,
+                reason: WithdrawReason::Interrupted
+            },
+            E::Interrupted
+        ]
+    );
+    assert!(d.agents.is_empty(), "withdrawn without RONA");
+    assert_eq!(w.presence(a), Presence::Available);
+    assert_eq!(w.agent(a).offer, None);
+    assert_eq!(w.status(offered_chat), Status::Interrupted, "not abandoned");
+    assert!(w.conv(offered_chat).is_finished());
+    assert!(
+        everyone(&E::Interrupted),
+        "the customer is told the chat has ended"
+    );
+
+    let d = w.cmd(waiting, C::Interrupt).unwrap();
+    assert_eq!(d.conversation, vec![E::Interrupted]);
+    assert_eq!(w.status(waiting), Status::Interrupted);
+    for c in [offered_chat, waiting] {
+        assert_eq!(w.decide(c, &C::Interrupt), Err(DomainError::NothingDue));
+        assert_eq!(
+            w.decide(c, &C::CustomerSend { text: text("hi") }),
+            Err(DomainError::ConversationEnded)
+        );
+        assert_eq!(decide::next_deadline(w.conv(c), &w.policy), None);
+    }
+    assert_eq!(w.route(), vec![]);
+
+    // A chat offered to an agent by a transfer: withdrawn too (no RONA); the agent who
+    // transferred it still wraps up.
+    let mut w = world();
+    let (a, b, c) = owned_with_colleague(&mut w);
+    w.cmd(
+        c,
+        C::TransferToAgent {
+            agent: a,
+            target: b,
+        },
+    )
+    .unwrap();
+    let d = w.cmd(c, C::Interrupt).unwrap();
+    assert_eq!(
+        d.conversation,
+        vec![
+            E::OfferWithdrawn {
+                agent_id: b,
+                reason: WithdrawReason::Interrupted
+            },
+            E::Interrupted
+        ]
+    );
+    assert!(d.agents.is_empty());
+    assert_eq!(w.status(c), Status::Interrupted);
+    assert_eq!(w.agent(b).load(), 0);
+    assert_eq!(w.agent(a).wrapups, BTreeSet::from([c]));
+    assert!(!w.conv(c).is_finished());
+    w.cmd(c, wrap_up(a)).unwrap();
+    assert!(w.conv(c).is_finished());
+}
+
+#[test]
+fn deleting_the_asset_of_an_answered_chat_closes_it_and_each_agent_ends_and_wraps_up() {
+    let mut w = world();
+    let (a, b, c) = conference(&mut w);
+    let d = w.cmd(c, C::Interrupt).unwrap();
+    assert_eq!(
+        d.conversation,
+        vec![E::Closed {
+            reason: CloseReason::Interrupted
+        }]
+    );
+    assert!(everyone(&d.conversation[0]));
+    assert_eq!(w.status(c), Status::Closed);
+    assert_eq!(w.conv(c).agents, vec![a, b]);
+    // Nobody can send; transfers and invitations are over.
+    for x in [a, b] {
+        assert_eq!(send_as(&w, c, x), Err(DomainError::ConversationClosed));
+    }
+    assert_eq!(
+        w.decide(c, &C::CustomerSend { text: text("hi") }),
+        Err(DomainError::ConversationClosed)
+    );
+    assert_eq!(
+        w.decide(c, &w.transfer_to_queue(a, w.queue_id, 0)),
+        Err(DomainError::ConversationClosed)
+    );
+    assert_eq!(w.decide(c, &C::Interrupt), Err(DomainError::NothingDue));
+    // Each agent ends it and wraps up; until then it counts.
+    assert_eq!((w.agent(a).load(), w.agent(b).load()), (1, 1));
+    w.cmd(c, C::End { agent: a }).unwrap();
+    w.cmd(c, C::End { agent: b }).unwrap();
+    assert_eq!(w.status(c), Status::Ended);
+    w.cmd(c, wrap_up(a)).unwrap();
+    w.cmd(c, wrap_up(b)).unwrap();
+    assert!(w.conv(c).is_finished());
+
+    // With an invitation pending: it is cancelled first, without RONA.
+    let mut w = world();
+    let (a, b, c) = owned_with_colleague(&mut w);
+    w.cmd(
+        c,
+        C::Invite {
+            agent: a,
+            target: b,
+        },
+    )
+    .unwrap();
+    let d = w.cmd(c, C::Interrupt).unwrap();
+    assert_eq!(
+        d.conversation,
+        vec![
+            E::ConferenceCancelled { agent_id: b },
+            E::Closed {
+                reason: CloseReason::Interrupted
+            }
+        ]
+    );
+    assert!(d.agents.is_empty());
+    assert_eq!(w.presence(b), Presence::Available);
+    assert_eq!(w.agent(b).load(), 0);
+    assert_eq!(
+        w.cmd(c, C::End { agent: a }).unwrap().conversation,
+        vec![E::Ended]
+    );
+}
+
+#[test]
+fn deleting_the_asset_of_a_chat_already_closed_or_over_does_nothing() {
+    let mut w = world();
+    let (a, c) = active(&mut w);
+    w.cmd(c, C::CustomerEnd).unwrap();
+    let before = (w.conv(c).clone(), w.agents.clone());
+    assert_eq!(w.cmd(c, C::Interrupt).unwrap_err(), DomainError::NothingDue);
+    assert_eq!((w.conv(c).clone(), w.agents.clone()), before);
+    w.cmd(c, C::End { agent: a }).unwrap();
+    assert_eq!(w.decide(c, &C::Interrupt), Err(DomainError::NothingDue));
+    w.cmd(c, wrap_up(a)).unwrap();
+    assert_eq!(w.decide(c, &C::Interrupt), Err(DomainError::NothingDue));
+    // An abandoned chat stays abandoned.
+    let c2 = w.start_connected_chat(0);
+    w.cmd(c2, C::CustomerEnd).unwrap();
+    assert_eq!(w.decide(c2, &C::Interrupt), Err(DomainError::NothingDue));
+    assert!(matches!(w.status(c2), Status::Abandoned));
+}
+
+#[test]
+fn a_transfer_offer_or_an_invitation_to_a_desktop_that_is_gone_is_withdrawn_without_rona() {
+    let grace = Policy::default().offer_disconnect_grace;
+
+    // A transfer offer: withdrawn, the chat back to its place in line.
+    let mut w = world();
+    let (a, b, c) = owned_with_colleague(&mut w);
+    w.cmd(
+        c,
+        C::TransferToAgent {
+            agent: a,
+            target: b,
+        },
+    )
+    .unwrap();
+    disconnect(&mut w, b);
+    w.advance(grace.0, true);
+    let events = w.events(c);
+    assert_eq!(
+        events[events.len() - 2..],
+        [
+            E::OfferWithdrawn {
+                agent_id: b,
+                reason: WithdrawReason::AgentDisconnected
+            },
+            queued(&w, c, QueueReason::OfferWithdrawn)
+        ]
+    );
+    assert_eq!(w.status(c), Status::Waiting);
+    assert_eq!(w.presence(b), Presence::Available, "no RONA");
+    assert_eq!(w.agent(b).offer, None);
+
+    // An invitation: cancelled (the agent timers deliver it as for any offer).
+    let mut w = world();
+    let (a, b, c) = owned_with_colleague(&mut w);
+    w.cmd(
+        c,
+        C::Invite {
+            agent: a,
+            target: b,
+        },
+    )
+    .unwrap();
+    disconnect(&mut w, b);
+    assert_eq!(
+        decide::agent_next_deadline(w.agent(b), &w.policy),
+        Some(w.now + grace)
+    );
+    w.advance(grace.0, true);
+    assert_eq!(
+        w.events(c).last(),
+        Some(&E::ConferenceCancelled { agent_id: b })
+    );
+    assert_eq!(w.presence(b), Presence::Available, "no RONA");
+    assert_eq!(w.agent(b).offer, None);
+    assert_eq!(w.status(c), Status::Active { owner: a });
+    assert_eq!(w.conv(c).invitation, None);
+}
+
+#[test]
+fn an_agent_logged_out_in_a_conference_leaves_the_chat_to_the_other() {
+    let mut w = world();
+    let (a, b, c) = conference(&mut w);
+    disconnect(&mut w, a);
+    w.advance(Policy::default().signout_grace.0, true);
+    assert_eq!(w.presence(a), Presence::LoggedOut);
+    assert_eq!(w.agent(a).load(), 0);
+    let events = w.events(c);
+    assert_eq!(
+        events[events.len() - 3..],
+        [
+            E::ConferenceLeft {
+                agent_id: a,
+                agent_name: "Agent 1".into()
+            },
+            E::OwnerChanged {
+                agent_id: b,
+                agent_name: "Agent 2".into()
+            },
+            auto_wrapup(a)
+        ]
+    );
+    assert_eq!(w.status(c), Status::Active { owner: b });
+    assert_eq!(w.conv(c).agents, vec![b]);
+
+    // The invited agent logged out: the invitation is cancelled (no RONA).
+    let mut w = world();
+    let (a, b, c) = owned_with_colleague(&mut w);
+    w.cmd(
+        c,
+        C::Invite {
+            agent: a,
+            target: b,
+        },
+    )
+    .unwrap();
+    let d = w.cmd(c, C::AgentLoggedOut { agent: b }).unwrap();
+    assert_eq!(d.conversation, vec![E::ConferenceCancelled { agent_id: b }]);
+    assert!(d.agents.is_empty());
+}
+
+#[test]
+fn transfers_and_conferences_are_numbered_and_the_customer_sees_only_their_part() {
+    let mut w = world();
+    let (a, b, c) = conference(&mut w);
+    let x = w.ready_agent(2);
+    w.cmd(c, C::LeaveConference { agent: b }).unwrap();
+    w.cmd(c, wrap_up(b)).unwrap();
+    w.cmd(
+        c,
+        C::TransferToAgent {
+            agent: a,
+            target: x,
+        },
+    )
+    .unwrap();
+    w.cmd(c, C::Accept { agent: x }).unwrap();
+    w.cmd(c, wrap_up(a)).unwrap();
+    w.cmd(
+        c,
+        C::Invite {
+            agent: x,
+            target: b,
+        },
+    )
+    .unwrap();
+    w.advance(Policy::default().offer_timeout.0, true);
+    assert_eq!(w.presence(b), Presence::Rona);
+    w.cmd(c, C::End { agent: x }).unwrap();
+    w.cmd(c, wrap_up(x)).unwrap();
+
+    let kinds: Vec<&str> = w.events(c).iter().map(|e| e.kind()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "started",
+            "queued",
+            "customer_connected",
+            "offered",
+            "accepted",
+            "conference_requested",
+            "conference_joined",
+            "conference_left",
+            "wrapped_up",
+            "transfer_requested",
+            "agent_left",
+            "offered",
+            "transfer_accepted",
+            "wrapped_up",
+            "conference_requested",
+            "conference_withdrawn",
+            "ended",
+            "wrapped_up",
+        ]
+    );
+    assert_eq!(w.conv(c).head_seq, kinds.len() as u64);
+    let customer: Vec<&str> = w
+        .events(c)
+        .iter()
+        .filter(|e| everyone(e))
+        .map(|e| e.kind())
+        .collect();
+    assert_eq!(
+        customer,
+        vec![
+            "started",
+            "queued",
+            "accepted",
+            "conference_joined",
+            "conference_left",
+            "transfer_requested",
+            "agent_left",
+            "transfer_accepted",
+            "ended"
+        ]
+    );
+    assert!(w.conv(c).is_finished());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -52,6 +52,12 @@ pub fn agent_text(s: &str) -> text::MessageText {
     text::MessageText::parse_agent(s).unwrap()
 }
 
+/// Is routing kept from offering `c` to `agent`: they transferred it away, or they left it
+/// and still owe its wrap-up?
+pub fn kept_from(c: &Conversation, agent: AgentId) -> bool {
+    c.transferred_by.contains(&agent) || c.wrapups.contains_key(&agent)
+}
+
 /// The agent an event names, if any.
 pub fn named_agent(event: &ConversationEvent) -> Option<AgentId> {
     use ConversationEvent as E;
@@ -62,6 +68,8 @@ pub fn named_agent(event: &ConversationEvent) -> Option<AgentId> {
         | E::Accepted { agent_id, .. }
         | E::AgentLeft { agent_id, .. }
         | E::WrappedUp { agent_id, .. } => Some(*agent_id),
+        // The engine loads the agent a chat is transferred to (an `Offered`) or invited.
+        E::ConferenceRequested { agent_id, .. } => Some(*agent_id),
         E::Message {
             sender: Sender::Agent { agent_id, .. },
             ..
@@ -72,8 +80,14 @@ pub fn named_agent(event: &ConversationEvent) -> Option<AgentId> {
 
 pub struct World {
     pub now: Timestamp,
+    /// The policy in force; a queue's own offer timeout (`offer_timeouts`) overrides it for
+    /// the chats in that queue, as the engine's `policy_for(queue, asset)` does.
     pub policy: Policy,
+    /// The queue every chat arrives in ("Support").
     pub queue_id: QueueId,
+    /// A second queue ("Sales"), for transfers.
+    pub sales_queue_id: QueueId,
+    pub offer_timeouts: BTreeMap<QueueId, Millis>,
     pub asset_id: AssetId,
     pub agents: BTreeMap<AgentId, Agent>,
     /// Each agent as it was created (for replaying the log from scratch).
@@ -95,6 +109,8 @@ impl World {
             now: T0,
             policy,
             queue_id: QueueId::from_uuid(Uuid::from_u128(0x0E)),
+            sales_queue_id: QueueId::from_uuid(Uuid::from_u128(0x0F)),
+            offer_timeouts: BTreeMap::new(),
             asset_id: AssetId::from_uuid(Uuid::from_u128(0xA5)),
             agents: BTreeMap::new(),
             agents_at_creation: BTreeMap::new(),
@@ -113,6 +129,43 @@ impl World {
 
     pub fn conv(&self, id: ConversationId) -> &Conversation {
         &self.convs[&id]
+    }
+
+    pub fn queue_name(&self, queue: QueueId) -> &'static str {
+        if queue == self.sales_queue_id {
+            "Sales"
+        } else {
+            "Support"
+        }
+    }
+
+    /// The policy for the chats of `queue`: the queue's own offer timeout, if it has one.
+    pub fn policy_for_queue(&self, queue: QueueId) -> Policy {
+        let mut p = self.policy.clone();
+        if let Some(t) = self.offer_timeouts.get(&queue) {
+            p.offer_timeout = *t;
+        }
+        p
+    }
+
+    /// The policy the engine passes with a decision about `id` (by the queue it is in now).
+    pub fn policy_of(&self, id: ConversationId) -> Policy {
+        self.policy_for_queue(self.convs[&id].queue_id)
+    }
+
+    /// The owner sends the chat to `queue` (with that queue's name and `priority`).
+    pub fn transfer_to_queue(
+        &self,
+        agent: AgentId,
+        queue: QueueId,
+        priority: i32,
+    ) -> ConversationCommand {
+        ConversationCommand::TransferToQueue {
+            agent,
+            queue_id: queue,
+            queue_name: self.queue_name(queue).into(),
+            priority,
+        }
     }
 
     pub fn advance_clock(&mut self, ms: i64) {
@@ -197,7 +250,7 @@ impl World {
             &self.agents,
             command,
             self.now,
-            &self.policy,
+            &self.policy_of(id),
         )
     }
 
@@ -279,10 +332,42 @@ impl World {
         }
     }
 
-    /// One routing step as the engine does it: the next waiting chat to the best agent.
+    /// One routing step as the engine does it: the first chat in line to the best agent who
+    /// may take it. The decider refuses to offer a chat back to an agent who transferred it
+    /// away or still owes its wrap-up; the engine then tries the next candidate (and the next
+    /// chat).
     pub fn route_once(&mut self) -> Option<(ConversationId, AgentId)> {
-        let c = routing::pick_conversation(self.convs.values())?.id;
-        let a = routing::pick_agent(self.agents.values())?.id;
+        let mut waiting: Vec<&Conversation> =
+            self.convs.values().filter(|c| c.is_waiting()).collect();
+        waiting.sort_by_key(|c| routing::queue_key(c));
+        let mut agents: Vec<&Agent> = self
+            .agents
+            .values()
+            .filter(|a| a.can_take_offer())
+            .collect();
+        agents.sort_by_key(|a| routing::agent_key(a));
+        assert_eq!(
+            waiting.first().map(|c| c.id),
+            routing::pick_conversation(self.convs.values()).map(|c| c.id)
+        );
+        assert_eq!(
+            agents.first().map(|a| a.id),
+            routing::pick_agent(self.agents.values()).map(|a| a.id)
+        );
+        let (c, a) = waiting.iter().find_map(|c| {
+            agents
+                .iter()
+                .find(|a| !kept_from(c, a.id))
+                .map(|a| (c.id, a.id))
+        })?;
+        // The better candidates for this chat were skipped: the decider refuses them.
+        for refused in agents.iter().take_while(|x| x.id != a) {
+            assert_eq!(
+                self.decide(c, &ConversationCommand::Offer { agent: refused.id }),
+                Err(DomainError::AgentNotAvailable),
+                "a chat offered back to an agent who transferred it or owes its wrap-up"
+            );
+        }
         self.cmd(c, ConversationCommand::Offer { agent: a })
             .expect("routing's choice is accepted by the decider");
         Some((c, a))
@@ -302,7 +387,7 @@ impl World {
         let convs = self
             .convs
             .values()
-            .filter_map(|c| decide::next_deadline(c, &self.policy));
+            .filter_map(|c| decide::next_deadline(c, &self.policy_of(c.id)));
         let agents = self
             .agents
             .values()
@@ -317,7 +402,7 @@ impl World {
             let mut progressed = false;
             let ids: Vec<ConversationId> = self.convs.keys().copied().collect();
             for id in ids {
-                let due = decide::next_deadline(&self.convs[&id], &self.policy)
+                let due = decide::next_deadline(&self.convs[&id], &self.policy_of(id))
                     .is_some_and(|t| t <= self.now);
                 if due {
                     let d = self
@@ -326,7 +411,7 @@ impl World {
                     assert!(!d.is_empty());
                     self.apply(id, &d);
                     progressed = true;
-                    let next = decide::next_deadline(&self.convs[&id], &self.policy);
+                    let next = decide::next_deadline(&self.convs[&id], &self.policy_of(id));
                     assert!(
                         next.is_none_or(|t| t > self.now),
                         "after a tick, the conversation is still due ({next:?} <= {:?}): {:#?}",
