@@ -69,7 +69,8 @@ pub fn spec() -> Value {
         ),
     ] {
         paths.insert(p.into(), json!({"get": {"tags": ["desktop"], "summary": summary, "security": [{"bearer": []}],
-            "parameters": [{"name": "search", "in": "query", "schema": {"type": "string"}, "description": "Keep names containing this (case-insensitive)"}],
+            "parameters": [{"name": "search", "in": "query", "schema": {"type": "string"}, "description": "Keep names containing this (case-insensitive)"},
+                           {"name": "conversation_id", "in": "query", "schema": {"type": "string", "format": "uuid"}, "description": "Agents only: leave out those this conversation cannot go to (in it, owing its wrap-up, or who transferred it)"}],
             "responses": {"200": ok("The list", json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{s}")}})), "401": error_response("unauthorized")}}}));
     }
     paths.insert("/api/v1/conversations/{id}/events".into(), json!({"get": {"tags": ["desktop"], "summary": "A conversation's log, for an agent who has been in it or a supervisor", "security": [{"bearer": []}],

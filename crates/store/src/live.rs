@@ -318,4 +318,18 @@ impl Store {
             .map(|r| id(r.try_get::<String, _>(0)?))
             .collect()
     }
+
+    /// The first `limit` chats waiting in a queue, in line order.
+    pub async fn waiting_in(&self, queue: QueueId, limit: u32) -> Result<Vec<ConversationId>> {
+        let rows = self
+            .fetch_all(
+                "SELECT id FROM conversations WHERE queue_id = $1 AND status = 'waiting'
+                 ORDER BY priority DESC, front_at, id LIMIT $2",
+                |q| q.bind(queue.to_string()).bind(limit as i64),
+            )
+            .await?;
+        rows.into_iter()
+            .map(|r| id(r.try_get::<String, _>(0)?))
+            .collect()
+    }
 }

@@ -172,7 +172,7 @@ impl Engine {
 
     /// The first answer to a repeated command id, or an error if the id was used for another
     /// command. `None`: the id is new.
-    async fn replay(&self, client: Option<&ClientId>) -> Result<Option<Outcome>, EngineError> {
+    pub async fn replay(&self, client: Option<&ClientId>) -> Result<Option<Outcome>, EngineError> {
         let Some(c) = client else { return Ok(None) };
         match self.store.command(&c.scope, &c.id).await? {
             Some((fp, response)) if fp == c.fingerprint => Ok(Some(Outcome::Replayed(response))),

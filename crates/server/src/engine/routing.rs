@@ -89,9 +89,16 @@ impl Engine {
         if !self.is_accepting() {
             return Ok(());
         }
+        // Chats that none of the free agents may take (they transferred it away, or still owe
+        // its wrap-up) stay at the front without blocking the line behind them.
+        let mut passed_over = std::collections::HashSet::new();
         // Bounded, so that a pathological case cannot spin forever.
         for _ in 0..10_000 {
-            let Some(chat) = self.store.next_waiting(&[queue]).await? else {
+            let line = self
+                .store
+                .waiting_in(queue, passed_over.len() as u32 + 1)
+                .await?;
+            let Some(chat) = line.into_iter().find(|c| !passed_over.contains(c)) else {
                 return Ok(());
             };
             let candidates = self.store.candidate_agents(queue, CANDIDATES).await?;
@@ -120,7 +127,7 @@ impl Engine {
                 }
             }
             if !offered && !chat_gone {
-                return Ok(());
+                passed_over.insert(chat);
             }
         }
         Ok(())

@@ -245,6 +245,25 @@ async fn remove<T: Entry>(
     let now = engine.now();
     let deleted = if T::KIND == CatalogKind::Queue {
         let qid: QueueId = id.parse().map_err(|_| ApiError::not_found(T::WHAT))?;
+        // A queue that an asset feeds or where chats wait would strand them.
+        let assets: Vec<Asset> = engine.store.entries(CatalogKind::Asset).await?;
+        if let Some(a) = assets.iter().find(|a| a.queue_id == qid) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "queue_in_use",
+                format!(
+                    "the asset {:?} sends its chats to this queue: point it elsewhere first",
+                    a.name
+                ),
+            ));
+        }
+        if !engine.store.queued_in(qid).await?.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "queue_in_use",
+                "chats are waiting in this queue: transfer them first",
+            ));
+        }
         engine.store.delete_queue(qid, now).await?
     } else {
         engine.store.delete_entry(T::KIND, &id, now).await?
@@ -422,12 +441,26 @@ async fn read_profile(
     Ok(Json(engine.store.desktop_profile().await?))
 }
 
+/// Replaces the fields sent; the others keep their value (as the other admin PUTs do).
 async fn write_profile(
     State(engine): State<SharedEngine>,
     who: Authed,
-    ApiJson(profile): ApiJson<DesktopProfile>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<DesktopProfile>, ApiError> {
     who.require(Role::Administrator)?;
+    let current = engine.store.desktop_profile().await?;
+    let mut merged =
+        serde_json::to_value(&current).map_err(|e| ApiError::invalid(e.to_string()))?;
+    match (merged.as_object_mut(), body.as_object()) {
+        (Some(m), Some(b)) => {
+            for (k, v) in b {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        _ => return Err(ApiError::invalid("the body must be a JSON object")),
+    }
+    let profile: DesktopProfile =
+        serde_json::from_value(merged).map_err(|e| ApiError::invalid(e.to_string()))?;
     profile.validate()?;
     if let Some(region) = &profile.phone_region {
         let config = switchboard_mask::MaskConfig {

@@ -48,6 +48,13 @@ pub fn routes() -> Router<SharedEngine> {
         .route("/api/v1/ws/agent", get(crate::ws::agent::upgrade))
         .route("/api/v1/ws/customer", get(crate::ws::customer::upgrade))
         .nest("/api/v1/admin", admin::routes())
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take that method (see /api/openapi.json)",
+            )
+        })
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -200,6 +207,10 @@ pub struct Search {
     /// Keeps the entries whose name contains this, ignoring case.
     #[serde(default)]
     pub search: Option<String>,
+    /// For agents: leaves out those this conversation cannot go to (in it, owing its
+    /// wrap-up, or who transferred it away).
+    #[serde(default)]
+    pub conversation_id: Option<ConversationId>,
 }
 
 fn matches(name: &str, search: &Option<String>) -> bool {
@@ -246,10 +257,25 @@ async fn directory_agents(
     ApiQuery(q): ApiQuery<Search>,
 ) -> Result<Json<Vec<AvailableAgent>>, ApiError> {
     let agents = engine.store.available_agents().await?;
+    let excluded: std::collections::BTreeSet<AgentId> = match q.conversation_id {
+        Some(cid) => match engine.store.conversation(cid).await? {
+            Some(c) => c
+                .agents
+                .iter()
+                .chain(c.wrapups.keys())
+                .chain(c.transferred_by.iter())
+                .copied()
+                .collect(),
+            None => Default::default(),
+        },
+        None => Default::default(),
+    };
     Ok(Json(
         agents
             .into_iter()
-            .filter(|(id, name, ..)| *id != who.account.id && matches(name, &q.search))
+            .filter(|(id, name, ..)| {
+                *id != who.account.id && !excluded.contains(id) && matches(name, &q.search)
+            })
             .map(|(id, name, load, capacity)| AvailableAgent {
                 id,
                 name,
@@ -417,8 +443,25 @@ async fn widget(
 async fn start(
     State(engine): State<SharedEngine>,
     ApiPath(id): ApiPath<AssetId>,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<StartRequest>,
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
+    // A browser says which page it runs on; an asset with allowed origins takes chats only
+    // from those. (Requests without an Origin, from servers and tools, are not browsers.)
+    if let Some(origin) = headers.get(axum::http::header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
+        let config = engine.config.get().await?;
+        if let Some(asset) = config.assets.get(&id) {
+            let allowed = &asset.allowed_origins;
+            if !allowed.is_empty() && !allowed.iter().any(|o| o.trim_end_matches('/') == origin) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "origin_not_allowed",
+                    "this website may not start chats on this asset",
+                ));
+            }
+        }
+    }
     Ok((
         StatusCode::CREATED,
         Json(engine.start_conversation(id, req).await?),

@@ -473,6 +473,10 @@ impl Session {
                 idle_code_id,
             } => {
                 let client = client_id(scope, &id, &value);
+                // A repeat gets its first answer even if what it names is gone since.
+                if let Some(done) = self.replayed(socket, &id, &client).await {
+                    return done;
+                }
                 let presence = match (presence.as_str(), idle_code_id) {
                     ("available", None) => Presence::Available,
                     ("idle", Some(code)) => {
@@ -563,6 +567,10 @@ impl Session {
                 template,
             } => {
                 let client = client_id(scope, &id, &value);
+                // A repeat gets its first answer even if what it names is gone since.
+                if let Some(done) = self.replayed(socket, &id, &client).await {
+                    return done;
+                }
                 let text = match self.fill(conversation_id, &template).await {
                     Ok(t) => t,
                     Err((code, message)) => {
@@ -590,6 +598,10 @@ impl Session {
                 agent_id,
             } => {
                 let client = client_id(scope, &id, &value);
+                // A repeat gets its first answer even if what it names is gone since.
+                if let Some(done) = self.replayed(socket, &id, &client).await {
+                    return done;
+                }
                 let command = match (queue_id, agent_id) {
                     (Some(q), None) => {
                         let config = match engine.config.get().await {
@@ -709,6 +721,10 @@ impl Session {
                 reason_id,
             } => {
                 let client = client_id(scope, &id, &value);
+                // A repeat gets its first answer even if what it names is gone since.
+                if let Some(done) = self.replayed(socket, &id, &client).await {
+                    return done;
+                }
                 let config = match engine.config.get().await {
                     Ok(c) => c,
                     Err(e) => return socket.answer(&id, Err(e.into())).await,
@@ -782,11 +798,28 @@ impl Session {
                 socket.answer(&id, r).await;
                 if ok {
                     let _ = engine.store.delete_session(&self.token_hash).await;
+                    // Every desktop of the agent closes, on every node, as over REST.
+                    engine.close_agent(me, "signed out");
                     socket.close(CLOSE_GOING_AWAY, "signed out").await;
                     return false;
                 }
                 true
             }
+        }
+    }
+
+    /// Answers a repeated command id with its first answer (or `id_reused`); None when the
+    /// id is new.
+    async fn replayed(
+        &self,
+        socket: &mut Socket,
+        id: &str,
+        client: &crate::engine::ClientId,
+    ) -> Option<bool> {
+        match self.engine.replay(Some(client)).await {
+            Ok(None) => None,
+            Ok(Some(outcome)) => Some(socket.answer(id, Ok(outcome)).await),
+            Err(e) => Some(socket.answer(id, Err(e)).await),
         }
     }
 

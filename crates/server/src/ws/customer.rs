@@ -115,7 +115,11 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
     let mut ok = socket
         .send(&ServerFrame::Welcome {
             conversation_id: cid,
-            status: latest.status.name().into(),
+            // A customer is not told that an agent is being offered their chat.
+            status: match latest.status {
+                Status::Offered { .. } => "waiting".into(),
+                ref other => other.name().into(),
+            },
             head_seq: latest.head_seq,
             position,
         })

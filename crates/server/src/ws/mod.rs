@@ -144,6 +144,9 @@ impl Socket {
             }
             Some(Ok(Message::Binary(_))) => {
                 self.last_heard = Instant::now();
+                if let Some(outcome) = self.charge(None).await {
+                    return outcome;
+                }
                 self.send_error(None, "binary_not_supported", "frames are JSON text")
                     .await;
                 return Incoming::Handled;
@@ -151,35 +154,33 @@ impl Socket {
             Some(Ok(Message::Text(t))) => t,
         };
         self.last_heard = Instant::now();
-        if text.len() > MAX_FRAME_BYTES {
-            self.send_error(
-                None,
-                "frame_too_large",
-                format!("a frame may have at most {MAX_FRAME_BYTES} bytes"),
-            )
-            .await;
-            return Incoming::Handled;
+        // Every frame costs a token, whatever it holds, so junk cannot flood either.
+        let parsed = (text.len() <= MAX_FRAME_BYTES)
+            .then(|| serde_json::from_str::<serde_json::Value>(text.as_str()));
+        let id = match &parsed {
+            Some(Ok(v)) => v.get("id").and_then(|v| v.as_str()).map(str::to_string),
+            _ => None,
+        };
+        if let Some(outcome) = self.charge(id.clone()).await {
+            return outcome;
         }
-        let value: serde_json::Value = match serde_json::from_str(text.as_str()) {
-            Ok(v) => v,
-            Err(e) => {
+        let value = match parsed {
+            None => {
+                self.send_error(
+                    None,
+                    "frame_too_large",
+                    format!("a frame may have at most {MAX_FRAME_BYTES} bytes"),
+                )
+                .await;
+                return Incoming::Handled;
+            }
+            Some(Err(e)) => {
                 self.send_error(None, "malformed", format!("not JSON: {e}"))
                     .await;
                 return Incoming::Handled;
             }
+            Some(Ok(v)) => v,
         };
-        let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
-        if !self.take_token() {
-            self.strikes += 1;
-            if self.strikes >= RATE_STRIKES {
-                self.close(CLOSE_POLICY, "too many commands").await;
-                self.drain().await;
-                return Incoming::Closed;
-            }
-            self.send_error(id, "rate_limited", format!("at most {RATE_PER_SEC} commands a second; this one was not run: send it again later")).await;
-            return Incoming::Handled;
-        }
-        self.strikes = 0;
         match value.get("type").and_then(|t| t.as_str()) {
             Some(t) if known.contains(&t) => {}
             Some(t) => {
@@ -210,6 +211,28 @@ impl Socket {
             }
         }
         Incoming::Frame(value)
+    }
+
+    /// Takes a token for a frame; when none is left the frame is refused (`rate_limited`),
+    /// and after too many refusals in a row the connection is closed.
+    async fn charge(&mut self, id: Option<String>) -> Option<Incoming> {
+        if self.take_token() {
+            self.strikes = 0;
+            return None;
+        }
+        self.strikes += 1;
+        if self.strikes >= RATE_STRIKES {
+            self.close(CLOSE_POLICY, "too many commands").await;
+            self.drain().await;
+            return Some(Incoming::Closed);
+        }
+        self.send_error(
+            id,
+            "rate_limited",
+            format!("at most {RATE_PER_SEC} commands a second; this one was not run: send it again later"),
+        )
+        .await;
+        Some(Incoming::Handled)
     }
 
     fn take_token(&mut self) -> bool {

@@ -6,6 +6,7 @@ mod agents;
 mod bad_input;
 mod chat;
 mod customers;
+mod edges;
 mod helpers;
 mod masking;
 mod routing;
