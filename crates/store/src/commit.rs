@@ -44,6 +44,18 @@ pub struct Commit {
     pub command: Option<CommandRecord>,
 }
 
+impl Commit {
+    /// A commit that writes nothing (a placeholder while one is in flight).
+    pub fn empty(now: Timestamp) -> Commit {
+        Commit {
+            now,
+            conversation: None,
+            agents: Vec::new(),
+            command: None,
+        }
+    }
+}
+
 fn presence_name(p: &Presence) -> &'static str {
     match p {
         Presence::Available => "available",
@@ -56,19 +68,33 @@ fn presence_name(p: &Presence) -> &'static str {
 impl Store {
     /// Writes the commit in one transaction, or nothing. `Conflict` if any snapshot changed
     /// since it was read, or the command id was taken meanwhile (the caller then looks it up).
+    ///
+    /// On SQLite, commits are grouped: one writer takes every commit waiting, writes each
+    /// under its own savepoint (a commit that loses a race is rolled back alone) and makes
+    /// them durable with one transaction — one fsync for many commits (see `group.rs`).
     pub async fn commit(&self, commit: &mut Commit) -> Result<()> {
         // A fixed lock order (agents by id, then the conversation) keeps two writers on
         // PostgreSQL from deadlocking on each other.
         commit.agents.sort_by_key(|a| a.state.id);
-        match self.try_commit(commit).await {
-            Ok(()) => Ok(()),
-            Err(StoreError::Database(e)) if is_retryable(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(e),
+        if let Some(group) = &self.group {
+            return group.commit(commit).await;
         }
+        let result = async {
+            let mut tx = self.write.begin().await?;
+            self.write_commit(&mut tx, commit).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        settle(result)
     }
 
-    async fn try_commit(&self, commit: &Commit) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+    /// The statements of one commit, inside a transaction the caller owns.
+    pub(crate) async fn write_commit(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        commit: &Commit,
+    ) -> Result<()> {
         if let Some(cmd) = &commit.command {
             // First, so that on SQLite the transaction takes the write lock at once.
             let sql = self.sql(
@@ -187,7 +213,14 @@ impl Store {
                     .await?;
             }
         }
-        tx.commit().await?;
         Ok(())
+    }
+}
+
+/// A lost race (or a busy database) is a `Conflict` the caller retries.
+pub(crate) fn settle(result: Result<()>) -> Result<()> {
+    match result {
+        Err(StoreError::Database(e)) if is_retryable(&e) => Err(StoreError::Conflict),
+        other => other,
     }
 }

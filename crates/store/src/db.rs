@@ -20,6 +20,8 @@ pub struct Store {
     /// Reads (on PostgreSQL the same pool as writes).
     pub(crate) read: AnyPool,
     pub(crate) backend: Backend,
+    /// On SQLite, the group-commit writer (see `group.rs`).
+    pub(crate) group: Option<crate::group::Group>,
 }
 
 impl Store {
@@ -45,11 +47,14 @@ impl Store {
                 .after_connect(sqlite_setup)
                 .connect(&url)
                 .await?;
-            Store {
+            let mut store = Store {
                 write,
                 read,
                 backend: Backend::Sqlite,
-            }
+                group: None,
+            };
+            store.group = Some(crate::group::Group::start(store.clone()));
+            store
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = AnyPoolOptions::new()
                 .max_connections(16)
@@ -60,6 +65,7 @@ impl Store {
                 write: pool.clone(),
                 read: pool,
                 backend: Backend::Postgres,
+                group: None,
             }
         } else {
             return Err(StoreError::Corrupt(format!(

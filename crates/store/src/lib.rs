@@ -11,6 +11,7 @@
 mod catalog;
 mod commit;
 mod db;
+mod group;
 mod live;
 mod schema;
 mod sessions;

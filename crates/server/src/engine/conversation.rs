@@ -20,7 +20,11 @@ impl Engine {
     ) -> Result<Outcome, EngineError> {
         self.check_accepting()?;
         let command = self.redact_at_rest(command).await?;
-        for _ in 0..MAX_ATTEMPTS {
+        // Commands on one conversation take turns on this node, so that they do not keep
+        // deciding on the same stale state while a batch commits. (Only to spare retries:
+        // correctness comes from the store's conditional commit, also across nodes.)
+        let _turn = self.conversation_turn(cid).lock().await;
+        for attempt in 0..MAX_ATTEMPTS {
             if let Some(replayed) = self.replay(client).await? {
                 return Ok(replayed);
             }
@@ -29,7 +33,7 @@ impl Engine {
                 .await
             {
                 Err(EngineError::Store(StoreError::Conflict)) => {
-                    tokio::task::yield_now().await;
+                    backoff(attempt).await;
                     continue;
                 }
                 other => return other,

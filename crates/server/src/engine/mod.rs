@@ -74,6 +74,22 @@ pub struct Engine {
     routing: Mutex<HashMap<QueueId, bool>>,
     /// The other nodes, in a cluster.
     bus: OnceLock<Bus>,
+    /// Turns for commands on one conversation (striped by its id).
+    turns: Box<[tokio::sync::Mutex<()>]>,
+}
+
+/// Stripes of conversation turns: enough that unrelated conversations rarely share one.
+const TURNS: usize = 1024;
+
+/// Waits a little longer after each lost race: the winner's commit may still be on its way
+/// to disk.
+pub(crate) async fn backoff(attempt: usize) {
+    if attempt < 2 {
+        tokio::task::yield_now().await;
+    } else {
+        let ms = (attempt as u64).min(20);
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
 }
 
 pub type SharedEngine = Arc<Engine>;
@@ -90,6 +106,7 @@ impl Engine {
             accepting: AtomicBool::new(true),
             routing: Mutex::new(HashMap::new()),
             bus: OnceLock::new(),
+            turns: (0..TURNS).map(|_| tokio::sync::Mutex::new(())).collect(),
         })
     }
 
@@ -149,6 +166,11 @@ impl Engine {
         });
     }
 
+    pub(crate) fn conversation_turn(&self, cid: ConversationId) -> &tokio::sync::Mutex<()> {
+        let n = cid.as_uuid().as_u128();
+        &self.turns[((n ^ (n >> 64)) as usize) % TURNS]
+    }
+
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
@@ -189,7 +211,7 @@ impl Engine {
         command: AgentCommand,
     ) -> Result<Outcome, EngineError> {
         self.check_accepting()?;
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
             if let Some(replayed) = self.replay(client).await? {
                 return Ok(replayed);
             }
@@ -228,7 +250,10 @@ impl Engine {
                     self.after_agent_change(&row.state, Arc::new(state));
                     return Ok(Outcome::Done { seq: None });
                 }
-                Err(StoreError::Conflict) => continue,
+                Err(StoreError::Conflict) => {
+                    backoff(attempt).await;
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -243,7 +268,7 @@ impl Engine {
         agent: AgentId,
         name: &str,
     ) -> Result<(), EngineError> {
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
             let row = self
                 .store
                 .agent(agent)
@@ -271,7 +296,10 @@ impl Engine {
                     self.after_agent_change(&row.state, Arc::new(state));
                     return Ok(());
                 }
-                Err(StoreError::Conflict) => continue,
+                Err(StoreError::Conflict) => {
+                    backoff(attempt).await;
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
