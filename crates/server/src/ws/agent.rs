@@ -526,16 +526,14 @@ impl Session {
                 id,
                 conversation_id,
             } => {
-                let client = client_id(scope, &id, &value);
-                let r = engine
-                    .conversation_command(
-                        conversation_id,
-                        Some(me),
-                        Some(&client),
-                        ConversationCommand::Accept { agent: me },
-                    )
-                    .await;
-                socket.answer(&id, r).await
+                self.answer_command(
+                    socket,
+                    &value,
+                    &id,
+                    conversation_id,
+                    ConversationCommand::Accept { agent: me },
+                )
+                .await
             }
             F::Send {
                 id,
@@ -546,20 +544,18 @@ impl Session {
                     Ok(t) => t,
                     Err(e) => return socket.answer(&id, Err(e.into())).await,
                 };
-                let client = client_id(scope, &id, &value);
-                let r = engine
-                    .conversation_command(
-                        conversation_id,
-                        Some(me),
-                        Some(&client),
-                        ConversationCommand::AgentSend {
-                            agent: me,
-                            text,
-                            template: None,
-                        },
-                    )
-                    .await;
-                socket.answer(&id, r).await
+                self.answer_command(
+                    socket,
+                    &value,
+                    &id,
+                    conversation_id,
+                    ConversationCommand::AgentSend {
+                        agent: me,
+                        text,
+                        template: None,
+                    },
+                )
+                .await
             }
             F::SendTemplate {
                 id,
@@ -643,49 +639,43 @@ impl Session {
                 conversation_id,
                 agent_id,
             } => {
-                let client = client_id(scope, &id, &value);
-                let r = engine
-                    .conversation_command(
-                        conversation_id,
-                        Some(me),
-                        Some(&client),
-                        ConversationCommand::Invite {
-                            agent: me,
-                            target: agent_id,
-                        },
-                    )
-                    .await;
-                socket.answer(&id, r).await
+                self.answer_command(
+                    socket,
+                    &value,
+                    &id,
+                    conversation_id,
+                    ConversationCommand::Invite {
+                        agent: me,
+                        target: agent_id,
+                    },
+                )
+                .await
             }
             F::CancelInvitation {
                 id,
                 conversation_id,
             } => {
-                let client = client_id(scope, &id, &value);
-                let r = engine
-                    .conversation_command(
-                        conversation_id,
-                        Some(me),
-                        Some(&client),
-                        ConversationCommand::CancelInvitation { agent: me },
-                    )
-                    .await;
-                socket.answer(&id, r).await
+                self.answer_command(
+                    socket,
+                    &value,
+                    &id,
+                    conversation_id,
+                    ConversationCommand::CancelInvitation { agent: me },
+                )
+                .await
             }
             F::Leave {
                 id,
                 conversation_id,
             } => {
-                let client = client_id(scope, &id, &value);
-                let r = engine
-                    .conversation_command(
-                        conversation_id,
-                        Some(me),
-                        Some(&client),
-                        ConversationCommand::LeaveConference { agent: me },
-                    )
-                    .await;
-                socket.answer(&id, r).await
+                self.answer_command(
+                    socket,
+                    &value,
+                    &id,
+                    conversation_id,
+                    ConversationCommand::LeaveConference { agent: me },
+                )
+                .await
             }
             F::Typing { conversation_id } => {
                 if let Some(c) = self.conversations.get(&conversation_id) {
@@ -704,16 +694,14 @@ impl Session {
                 id,
                 conversation_id,
             } => {
-                let client = client_id(scope, &id, &value);
-                let r = engine
-                    .conversation_command(
-                        conversation_id,
-                        Some(me),
-                        Some(&client),
-                        ConversationCommand::End { agent: me },
-                    )
-                    .await;
-                socket.answer(&id, r).await
+                self.answer_command(
+                    socket,
+                    &value,
+                    &id,
+                    conversation_id,
+                    ConversationCommand::End { agent: me },
+                )
+                .await
             }
             F::WrapUp {
                 id,
@@ -806,6 +794,24 @@ impl Session {
                 true
             }
         }
+    }
+
+    /// Runs a conversation command for this agent under the frame's id, and answers it.
+    async fn answer_command(
+        &self,
+        socket: &mut Socket,
+        frame: &serde_json::Value,
+        id: &str,
+        conversation_id: ConversationId,
+        command: ConversationCommand,
+    ) -> bool {
+        let me = self.me();
+        let client = client_id(format!("agent:{me}"), id, frame);
+        let r = self
+            .engine
+            .conversation_command(conversation_id, Some(me), Some(&client), command)
+            .await;
+        socket.answer(id, r).await
     }
 
     /// Answers a repeated command id with its first answer (or `id_reused`); None when the
