@@ -75,51 +75,24 @@ entry!(
 );
 
 pub fn routes() -> Router<SharedEngine> {
-    Router::new()
-        .route("/assets", get(list::<Asset>).post(create::<Asset>))
-        .route(
-            "/assets/{id}",
-            get(read::<Asset>)
-                .put(replace::<Asset>)
-                .delete(remove::<Asset>),
-        )
-        .route("/queues", get(list::<Queue>).post(create::<Queue>))
-        .route(
-            "/queues/{id}",
-            get(read::<Queue>)
-                .put(replace::<Queue>)
-                .delete(remove::<Queue>),
-        )
-        .route(
-            "/idle-codes",
-            get(list::<IdleCode>).post(create::<IdleCode>),
-        )
-        .route(
-            "/idle-codes/{id}",
-            get(read::<IdleCode>)
-                .put(replace::<IdleCode>)
-                .delete(remove::<IdleCode>),
-        )
-        .route(
-            "/wrapup-reasons",
-            get(list::<WrapUpReason>).post(create::<WrapUpReason>),
-        )
-        .route(
-            "/wrapup-reasons/{id}",
-            get(read::<WrapUpReason>)
-                .put(replace::<WrapUpReason>)
-                .delete(remove::<WrapUpReason>),
-        )
-        .route("/templates", get(list::<Template>).post(create::<Template>))
-        .route(
-            "/templates/{id}",
-            get(read::<Template>)
-                .put(replace::<Template>)
-                .delete(remove::<Template>),
-        )
+    let router = Router::new();
+    let router = catalog::<Asset>(router, "/assets");
+    let router = catalog::<Queue>(router, "/queues");
+    let router = catalog::<IdleCode>(router, "/idle-codes");
+    let router = catalog::<WrapUpReason>(router, "/wrapup-reasons");
+    let router = catalog::<Template>(router, "/templates");
+    router
         .route("/agents", get(list_agents).post(create_agent))
         .route("/agents/{id}", get(read_agent).put(update_agent))
         .route("/desktop-profile", get(read_profile).put(write_profile))
+}
+
+/// The collection and item routes of one kind of catalog entry.
+fn catalog<T: Entry>(router: Router<SharedEngine>, path: &str) -> Router<SharedEngine> {
+    router.route(path, get(list::<T>).post(create::<T>)).route(
+        &format!("{path}/{{id}}"),
+        get(read::<T>).put(replace::<T>).delete(remove::<T>),
+    )
 }
 
 async fn list<T: Entry>(
