@@ -10,6 +10,33 @@ use rand::RngCore;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+/// Argon2 is slow on purpose and takes memory: at most this many run at once, on the
+/// blocking pool, so a burst of sign-ins neither stalls the runtime nor spawns a thread (and a
+/// malloc arena) per request.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// [`hash_password`] off the async runtime.
+pub async fn hash_password_async(password: String) -> String {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .expect("hashing does not panic")
+}
+
+/// [`verify_password`] off the async runtime.
+pub async fn verify_password_async(password: String, hash: String) -> bool {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false)
+}
+
 pub fn hash_password(password: &str) -> String {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     Argon2::default()

@@ -48,6 +48,11 @@ pub async fn serve(
     let timers = tokio::spawn(engine.clone().run_timers());
     let app = router(engine.clone());
     let stopping = engine.clone();
+    // Small frames are the whole traffic: send them at once (no Nagle delay).
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

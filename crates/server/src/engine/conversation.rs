@@ -227,6 +227,9 @@ impl Engine {
             agents: agents.clone(),
             lines: lines.clone(),
         });
+        for q in &lines {
+            self.line_changed(*q);
+        }
         let config = self.config.current();
         crate::bus::deliver_conversation(
             &self.hub,

@@ -4,6 +4,7 @@
 //! commit is conditional on the versions the decision was made from.
 
 mod conversation;
+mod line;
 mod routing;
 mod start;
 mod timers;
@@ -76,6 +77,8 @@ pub struct Engine {
     bus: OnceLock<Bus>,
     /// Turns for commands on one conversation (striped by its id).
     turns: Box<[tokio::sync::Mutex<()>]>,
+    /// Recently read queue lines, for customers' places in line.
+    lines: line::Lines,
 }
 
 /// Stripes of conversation turns: enough that unrelated conversations rarely share one.
@@ -107,6 +110,7 @@ impl Engine {
             routing: Mutex::new(HashMap::new()),
             bus: OnceLock::new(),
             turns: (0..TURNS).map(|_| tokio::sync::Mutex::new(())).collect(),
+            lines: line::Lines::default(),
         })
     }
 
@@ -116,6 +120,9 @@ impl Engine {
         let engine = Arc::downgrade(self);
         bus.listen(move |body| {
             if let Some(engine) = engine.upgrade() {
+                if let NoticeBody::Conversation { lines, .. } = &body {
+                    lines.iter().for_each(|q| engine.line_changed(*q));
+                }
                 let config = engine.config.current();
                 crate::bus::deliver(&engine.hub, config.agent_masker(), body);
             }

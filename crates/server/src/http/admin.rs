@@ -3,7 +3,7 @@
 
 use super::auth::Authed;
 use super::error::{ApiError, ApiJson, ApiPath};
-use crate::auth::{hash_password, new_token};
+use crate::auth::new_token;
 use crate::engine::SharedEngine;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -318,9 +318,7 @@ pub async fn create_account(engine: &SharedEngine, new: NewAgent) -> Result<Acco
     };
     check_account(&account)?;
     check_password(&new.password)?;
-    let hash = tokio::task::spawn_blocking(move || hash_password(&new.password))
-        .await
-        .map_err(|_| ApiError::invalid("hashing failed"))?;
+    let hash = crate::auth::hash_password_async(new.password).await;
     engine
         .store
         .create_account(&account, &hash, engine.now())
@@ -398,9 +396,7 @@ async fn update_agent(
             .await?;
     }
     if let Some(p) = update.password {
-        let hash = tokio::task::spawn_blocking(move || hash_password(&p))
-            .await
-            .map_err(|_| ApiError::invalid("hashing failed"))?;
+        let hash = crate::auth::hash_password_async(p).await;
         engine.store.set_password_hash(id, &hash).await?;
     }
     Ok(Json(account))

@@ -105,9 +105,7 @@ async fn sign_in(
         None => return Err(refused()),
     };
     let password = req.password;
-    let ok = tokio::task::spawn_blocking(move || crate::auth::verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
+    let ok = crate::auth::verify_password_async(password, hash).await;
     if !ok {
         return Err(refused());
     }

@@ -105,7 +105,7 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
     };
     engine.hub.subscribe(Topic::Line(line.queue), &mailbox);
     let position = if conversation.is_queued() {
-        engine.store.position_in_line(&conversation).await.ok()
+        engine.position(&conversation).await.ok().flatten()
     } else {
         None
     };
@@ -173,7 +173,7 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
             }
             _ = tokio::time::sleep_until(wait.into()), if position_due => {
                 line.dirty = false;
-                if let Ok(p) = engine.store.position_in_line(&latest).await {
+                if let Ok(Some(p)) = engine.position(&latest).await {
                     if line.last_sent != Some(p) {
                         line.last_sent = Some(p);
                         line.sent_at = Instant::now();
