@@ -96,16 +96,16 @@ impl Session {
         // Subscribe before reading the snapshot: what commits after the read arrives here,
         // and what the cursors already cover is skipped.
         engine.hub.subscribe(topic, &mailbox);
-        let opened = self.open(&mut socket, resume).await;
+        let opened = Box::pin(self.open(&mut socket, resume)).await;
         if opened {
             let mut ping = tokio::time::interval(PING_EVERY);
             ping.tick().await;
             loop {
                 tokio::select! {
                     message = socket.stream.next() => {
-                        match socket.accept(message, KNOWN).await {
+                        match Box::pin(socket.accept(message, KNOWN)).await {
                             Incoming::Frame(v) => {
-                                if !self.command(&mut socket, v).await { break; }
+                                if !Box::pin(self.command(&mut socket, v)).await { break; }
                             }
                             Incoming::Handled => {}
                             Incoming::Closed => break,
@@ -113,10 +113,10 @@ impl Session {
                     }
                     item = rx.recv() => {
                         let Some(item) = item else { break };
-                        if !self.item(&mut socket, item).await { break; }
+                        if !Box::pin(self.item(&mut socket, item)).await { break; }
                     }
                     _ = mailbox.wake.notified() => {
-                        if mailbox.take_lagged() && !self.resync(&mut socket).await { break; }
+                        if mailbox.take_lagged() && !Box::pin(self.resync(&mut socket)).await { break; }
                     }
                     _ = ping.tick() => {
                         if socket.last_heard.elapsed() > DEAD_AFTER {

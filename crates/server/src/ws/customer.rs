@@ -66,28 +66,26 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
     let (mailbox, mut rx) = engine.hub.mailbox();
     engine.hub.subscribe(Topic::Customer(cid), &mailbox);
     let now = engine.now();
-    let registered = engine
-        .store
-        .add_connection(
-            &connection_id,
-            &engine.node_id,
-            None,
-            Some(cid.to_string()),
-            now,
-        )
-        .await
-        .is_ok();
-    let connected = engine
-        .conversation_command(
-            cid,
-            None,
-            None,
-            ConversationCommand::CustomerConnected {
-                connection_id: connection_id.clone(),
-            },
-        )
-        .await;
-    let conversation = match engine.store.conversation(cid).await {
+    // Work that runs once is boxed, so that the future of an idle connection stays small.
+    let registered = Box::pin(engine.store.add_connection(
+        &connection_id,
+        &engine.node_id,
+        None,
+        Some(cid.to_string()),
+        now,
+    ))
+    .await
+    .is_ok();
+    let connected = Box::pin(engine.conversation_command(
+        cid,
+        None,
+        None,
+        ConversationCommand::CustomerConnected {
+            connection_id: connection_id.clone(),
+        },
+    ))
+    .await;
+    let conversation = match Box::pin(engine.store.conversation(cid)).await {
         Ok(Some(c)) if registered => c,
         _ => {
             socket.send_error(None, "store_unavailable", "retry").await;
@@ -105,7 +103,10 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
     };
     engine.hub.subscribe(Topic::Line(line.queue), &mailbox);
     let position = if conversation.is_queued() {
-        engine.position(&conversation).await.ok().flatten()
+        Box::pin(engine.position(&conversation))
+            .await
+            .ok()
+            .flatten()
     } else {
         None
     };
@@ -124,7 +125,14 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
             position,
         })
         .await
-        && send_range(&engine, &mut socket, cid, last_seq.min(cursor), cursor).await;
+        && Box::pin(send_range(
+            &engine,
+            &mut socket,
+            cid,
+            last_seq.min(cursor),
+            cursor,
+        ))
+        .await;
 
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
@@ -133,8 +141,8 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
         let wait = line.sent_at + POSITION_EVERY;
         tokio::select! {
             message = socket.stream.next() => {
-                ok = match socket.accept(message, KNOWN).await {
-                    Incoming::Frame(v) => command(&engine, &mut socket, cid, &latest, v).await,
+                ok = match Box::pin(socket.accept(message, KNOWN)).await {
+                    Incoming::Frame(v) => Box::pin(command(&engine, &mut socket, cid, &latest, v)).await,
                     Incoming::Handled => true,
                     Incoming::Closed => false,
                 };
@@ -150,7 +158,7 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
                                     None => true,
                                 }
                             } else {
-                                send_range(&engine, &mut socket, cid, cursor, pe.seq).await
+                                Box::pin(send_range(&engine, &mut socket, cid, cursor, pe.seq)).await
                             };
                             cursor = pe.seq;
                             latest = pe.conversation.clone();
@@ -173,7 +181,7 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
             }
             _ = tokio::time::sleep_until(wait.into()), if position_due => {
                 line.dirty = false;
-                if let Ok(Some(p)) = engine.position(&latest).await {
+                if let Ok(Some(p)) = Box::pin(engine.position(&latest)).await {
                     if line.last_sent != Some(p) {
                         line.last_sent = Some(p);
                         line.sent_at = Instant::now();
@@ -183,8 +191,8 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
             }
             _ = mailbox.wake.notified() => {
                 if mailbox.take_lagged() {
-                    if let Ok(Some(c)) = engine.store.conversation(cid).await {
-                        ok = send_range(&engine, &mut socket, cid, cursor, c.head_seq).await;
+                    if let Ok(Some(c)) = Box::pin(engine.store.conversation(cid)).await {
+                        ok = Box::pin(send_range(&engine, &mut socket, cid, cursor, c.head_seq)).await;
                         cursor = c.head_seq;
                         latest = Arc::new(c);
                     }
@@ -202,16 +210,15 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
     engine
         .hub
         .remove(&mailbox, &[Topic::Customer(cid), Topic::Line(line.queue)]);
-    let _ = engine.store.remove_connection(&connection_id).await;
+    let _ = Box::pin(engine.store.remove_connection(&connection_id)).await;
     if engine.is_accepting() {
-        let _ = engine
-            .conversation_command(
-                cid,
-                None,
-                None,
-                ConversationCommand::CustomerDisconnected { connection_id },
-            )
-            .await;
+        let _ = Box::pin(engine.conversation_command(
+            cid,
+            None,
+            None,
+            ConversationCommand::CustomerDisconnected { connection_id },
+        ))
+        .await;
     }
 }
 
