@@ -10,31 +10,58 @@ use rand::RngCore;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-/// Argon2 is slow on purpose and takes memory: at most this many run at once, on the
-/// blocking pool, so a burst of sign-ins neither stalls the runtime nor spawns a thread (and a
-/// malloc arena) per request.
-static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+/// Argon2 is slow on purpose and takes memory (19 MiB a hash). It runs on two threads of its
+/// own, not on the runtime nor on the blocking pool: a burst of sign-ins then neither stalls
+/// the runtime nor leaves a malloc arena full of freed hash memory on every pool thread.
+const HASHING_THREADS: usize = 2;
+
+type HashJob = Box<dyn FnOnce() + Send>;
+
+fn hashing_pool() -> &'static std::sync::Mutex<std::sync::mpsc::Sender<HashJob>> {
+    static POOL: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<HashJob>>> =
+        std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<HashJob>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..HASHING_THREADS {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || loop {
+                    let job = match rx.lock().unwrap().recv() {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    };
+                    job();
+                })
+                .expect("a hashing thread starts");
+        }
+        std::sync::Mutex::new(tx)
+    })
+}
+
+/// Runs `work` on a hashing thread and waits for it without blocking the runtime.
+async fn on_hashing_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: HashJob = Box::new(move || {
+        let _ = tx.send(work());
+    });
+    hashing_pool()
+        .lock()
+        .unwrap()
+        .send(job)
+        .expect("the hashing threads run for the whole process");
+    rx.await.expect("hashing does not panic")
+}
 
 /// [`hash_password`] off the async runtime.
 pub async fn hash_password_async(password: String) -> String {
-    let _permit = HASHING
-        .acquire()
-        .await
-        .expect("the semaphore is never closed");
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .expect("hashing does not panic")
+    on_hashing_thread(move || hash_password(&password)).await
 }
 
 /// [`verify_password`] off the async runtime.
 pub async fn verify_password_async(password: String, hash: String) -> bool {
-    let _permit = HASHING
-        .acquire()
-        .await
-        .expect("the semaphore is never closed");
-    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .unwrap_or(false)
+    on_hashing_thread(move || verify_password(&password, &hash)).await
 }
 
 pub fn hash_password(password: &str) -> String {
