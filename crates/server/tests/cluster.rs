@@ -214,37 +214,54 @@ async fn two_engines_offering_at_the_same_instant_one_wins() {
     drop_database(&name).await;
 }
 
-/// The conversation and the agents agree on where it is, and nobody is over capacity.
+/// The conversation and the agents agree on where it is, and nobody is over capacity. The
+/// rows are read while nothing changes them (agents' versions the same before and after the
+/// conversation is read), since routing may still be at work.
 async fn assert_consistent(app: &TestApp, cid: &str, agents: &[AgentId], round: usize) {
-    let c = app
-        .engine
-        .store
-        .conversation(cid.parse().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    for id in agents {
-        let a = app.engine.store.agent(*id).await.unwrap().unwrap().state;
-        let ctx = format!("round {round}: {:?} / {:?}", c.status, a);
-        assert!(a.load() <= a.capacity, "over capacity: {ctx}");
-        let offered_here =
-            c.offered_to() == Some(*id) || c.invitation.as_ref().is_some_and(|i| i.agent_id == *id);
-        assert_eq!(
-            offered_here,
-            a.offer.as_ref().is_some_and(|o| o.conversation_id == c.id),
-            "offer: {ctx}"
-        );
-        assert_eq!(
-            c.agents.contains(id),
-            a.chats.contains(&c.id),
-            "in the chat: {ctx}"
-        );
-        assert_eq!(
-            c.wrapups.contains_key(id),
-            a.wrapups.contains(&c.id),
-            "wrap-up: {ctx}"
-        );
+    let store = &app.engine.store;
+    for _ in 0..200 {
+        let mut before = Vec::new();
+        for id in agents {
+            before.push(store.agent(*id).await.unwrap().unwrap());
+        }
+        let c = store
+            .conversation(cid.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut stable = true;
+        for (id, row) in agents.iter().zip(&before) {
+            stable &= store.agent(*id).await.unwrap().unwrap().version == row.version;
+        }
+        if !stable {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            continue;
+        }
+        for (id, row) in agents.iter().zip(before) {
+            let a = row.state;
+            let ctx = format!("round {round}: {:?} / {:?}", c.status, a);
+            assert!(a.load() <= a.capacity, "over capacity: {ctx}");
+            let offered_here = c.offered_to() == Some(*id)
+                || c.invitation.as_ref().is_some_and(|i| i.agent_id == *id);
+            assert_eq!(
+                offered_here,
+                a.offer.as_ref().is_some_and(|o| o.conversation_id == c.id),
+                "offer: {ctx}"
+            );
+            assert_eq!(
+                c.agents.contains(id),
+                a.chats.contains(&c.id),
+                "in the chat: {ctx}"
+            );
+            assert_eq!(
+                c.wrapups.contains_key(id),
+                a.wrapups.contains(&c.id),
+                "wrap-up: {ctx}"
+            );
+        }
+        return;
     }
+    panic!("round {round}: the rows never stood still long enough to compare");
 }
 
 /// Two nodes, the same agent Ana on both, Ben on the second.
@@ -286,8 +303,10 @@ async fn two_transfers_of_one_chat_at_once_on_two_nodes_leave_it_in_one_place() 
     let sales = queues[0]["id"].as_str().unwrap().to_string();
     let resolved = p.a.id_of(&ana_a.token, "wrapup-reasons", "Resolved").await;
 
+    let lunch = p.a.id_of(&ana_a.token, "idle-codes", "Lunch").await;
     for round in 0..30 {
-        ben.available().await;
+        // Ben stays out of routing (Idle) until Ana owns the chat, then is a transfer target.
+        ben.idle(&lunch).await;
         let (cid, token) =
             p.a.start_chat(json!({"name": format!("race {round}")}))
                 .await;
@@ -298,8 +317,8 @@ async fn two_transfers_of_one_chat_at_once_on_two_nodes_leave_it_in_one_place() 
                 f["type"] == "offer" && f["offer"]["conversation_id"] == c.as_str()
             })
             .await;
-        // Ben may have got it instead; this round is about Ana's chat, so wait for hers.
         assert_eq!(ana_a.accept(&cid).await["type"], "ack", "round {round}");
+        ben.available().await;
         let (to_queue, to_ben) = tokio::join!(
             ana_a
                 .ws
