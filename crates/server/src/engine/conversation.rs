@@ -25,8 +25,13 @@ impl Engine {
         // correctness comes from the store's conditional commit, also across nodes.)
         let _turn = self.conversation_turn(cid).lock().await;
         for attempt in 0..MAX_ATTEMPTS {
-            if let Some(replayed) = self.replay(client).await? {
-                return Ok(replayed);
+            // A first attempt decides at once: a repeated id shows itself as a lost race (its
+            // id is taken in the same commit), a refusal or a no-op, and only then is its first
+            // answer looked up. That spares a read on every command that is not a repeat.
+            if attempt > 0 {
+                if let Some(replayed) = self.replay(client).await? {
+                    return Ok(replayed);
+                }
             }
             match self
                 .try_conversation(cid, actor_agent, client, &command)
@@ -36,7 +41,7 @@ impl Engine {
                     backoff(attempt).await;
                     continue;
                 }
-                other => return other,
+                other => return self.unless_repeat(client, other).await,
             }
         }
         Err(EngineError::Busy)

@@ -199,6 +199,25 @@ impl Engine {
         }
     }
 
+    /// A command's outcome, unless it was a repeat: a refusal or a no-op may only mean that
+    /// the first try already did it, and then the first answer is the answer.
+    pub(crate) async fn unless_repeat(
+        &self,
+        client: Option<&ClientId>,
+        outcome: Result<Outcome, EngineError>,
+    ) -> Result<Outcome, EngineError> {
+        let may_be_repeat = match &outcome {
+            Ok(Outcome::Done { seq: None }) | Err(EngineError::Domain(_)) => client.is_some(),
+            _ => false,
+        };
+        if may_be_repeat {
+            if let Some(replayed) = self.replay(client).await? {
+                return Ok(replayed);
+            }
+        }
+        outcome
+    }
+
     /// The first answer to a repeated command id, or an error if the id was used for another
     /// command. `None`: the id is new.
     pub async fn replay(&self, client: Option<&ClientId>) -> Result<Option<Outcome>, EngineError> {
