@@ -60,7 +60,13 @@ pub struct Bus {
     client: async_nats::Client,
     subject: String,
     node: String,
+    /// Notices on their way out, drained by one task. Bounded: when NATS is slow or gone,
+    /// notices are dropped (connections catch up from the log) rather than piling up.
+    outbox: tokio::sync::mpsc::Sender<Vec<u8>>,
 }
+
+/// Notices that may wait for NATS before new ones are dropped.
+const OUTBOX: usize = 4096;
 
 impl Bus {
     /// Connects to NATS; notices go on `<prefix>.events`.
@@ -68,10 +74,21 @@ impl Bus {
         let client = async_nats::connect(url)
             .await
             .map_err(|e| format!("cannot connect to NATS at {url}: {e}"))?;
+        let subject = format!("{prefix}.events");
+        let (outbox, mut pending) = tokio::sync::mpsc::channel::<Vec<u8>>(OUTBOX);
+        let (publisher, to) = (client.clone(), subject.clone());
+        tokio::spawn(async move {
+            while let Some(payload) = pending.recv().await {
+                if let Err(e) = publisher.publish(to.clone(), payload.into()).await {
+                    tracing::warn!(error = %e, "cannot publish a notice");
+                }
+            }
+        });
         Ok(Bus {
             client,
-            subject: format!("{prefix}.events"),
+            subject,
             node: node.to_string(),
+            outbox,
         })
     }
 
@@ -84,13 +101,11 @@ impl Bus {
             Ok(p) => p,
             Err(e) => return tracing::error!(error = %e, "cannot encode a notice"),
         };
-        let client = self.client.clone();
-        let subject = self.subject.clone();
-        tokio::spawn(async move {
-            if let Err(e) = client.publish(subject, payload.into()).await {
-                tracing::warn!(error = %e, "cannot publish a notice");
-            }
-        });
+        if self.outbox.try_send(payload).is_err() {
+            tracing::warn!(
+                "the bus is behind: a notice was dropped (connections catch up from the log)"
+            );
+        }
     }
 
     /// Hands other nodes' notices to `deliver`, until the bus closes.

@@ -86,10 +86,17 @@ pub struct Mailbox {
     pub id: u64,
     tx: mpsc::Sender<Item>,
     lagged: AtomicBool,
+    /// Set when the connection must close; kept apart from the queue so it is never dropped.
+    closing: std::sync::OnceLock<&'static str>,
     pub wake: Notify,
 }
 
 impl Mailbox {
+    /// Why the connection must close, once asked to.
+    pub fn closing(&self) -> Option<&'static str> {
+        self.closing.get().copied()
+    }
+
     /// Takes the lagged flag (true once after a dropped item).
     pub fn take_lagged(&self) -> bool {
         self.lagged.swap(false, Ordering::AcqRel)
@@ -113,6 +120,7 @@ impl Hub {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             tx,
             lagged: AtomicBool::new(false),
+            closing: std::sync::OnceLock::new(),
             wake: Notify::new(),
         });
         self.all.lock().unwrap().insert(mailbox.id, mailbox.clone());
@@ -169,6 +177,11 @@ impl Hub {
 }
 
 fn deliver(m: &Mailbox, item: Item) {
+    if let Item::Close(reason) = item {
+        let _ = m.closing.set(reason);
+        m.wake.notify_one();
+        return;
+    }
     if m.tx.try_send(item).is_err() {
         m.lagged.store(true, Ordering::Release);
         m.wake.notify_one();

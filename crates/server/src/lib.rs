@@ -45,6 +45,11 @@ pub async fn serve(
     engine: SharedEngine,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Alive before the first connection: others must not sweep this node's connections.
+    if let Err(e) = engine.store.heartbeat(&engine.node_id, engine.now()).await {
+        tracing::warn!(error = %e, "first heartbeat failed");
+    }
+    let heartbeat = tokio::spawn(engine.clone().run_heartbeat());
     let timers = tokio::spawn(engine.clone().run_timers());
     let app = router(engine.clone());
     let stopping = engine.clone();
@@ -69,5 +74,6 @@ pub async fn serve(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     timers.abort();
+    heartbeat.abort();
     result
 }

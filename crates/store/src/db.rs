@@ -59,6 +59,7 @@ impl Store {
             let pool = AnyPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(30))
+                .after_connect(postgres_setup)
                 .connect(url)
                 .await?;
             Store {
@@ -148,6 +149,18 @@ fn sqlite_setup(
              PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
         )
         .await?;
+        Ok(())
+    })
+}
+
+fn postgres_setup(
+    conn: &mut sqlx::AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> SetupFuture<'_> {
+    Box::pin(async move {
+        // An acknowledged message survives a crash of the database server too, whatever
+        // the server's own default.
+        conn.execute("SET synchronous_commit = on").await?;
         Ok(())
     })
 }

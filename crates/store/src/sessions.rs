@@ -122,18 +122,21 @@ impl Store {
         Ok(())
     }
 
-    /// Connections held by nodes whose heartbeat is older than `stale_before` (crashed or
-    /// stopped without closing them): (connection, agent, conversation).
+    /// Connections held by nodes other than `me` whose heartbeat is older than
+    /// `stale_before` (crashed or stopped without closing them): (connection, agent,
+    /// conversation). A node never sweeps its own: its sessions close their connections.
     pub async fn orphaned_connections(
         &self,
+        me: &str,
         stale_before: Timestamp,
     ) -> Result<Vec<(String, Option<String>, Option<String>)>> {
         let rows = self
             .fetch_all(
                 "SELECT c.id, c.agent_id, c.conversation_id FROM connections c
                  LEFT JOIN nodes n ON n.id = c.node_id
-                 WHERE n.id IS NULL OR n.heartbeat_at < $1",
-                |q| q.bind(stale_before.0),
+                 WHERE c.node_id <> $2
+                   AND ((n.id IS NULL AND c.opened_at < $1) OR n.heartbeat_at < $1)",
+                |q| q.bind(stale_before.0).bind(me.to_string()),
             )
             .await?;
         rows.iter()

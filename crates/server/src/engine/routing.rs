@@ -24,7 +24,13 @@ impl Engine {
         tokio::spawn(async move {
             loop {
                 if let Err(e) = engine.route_pass(queue).await {
-                    tracing::warn!(%queue, error = %e, "routing pass failed");
+                    tracing::warn!(%queue, error = %e, "routing pass failed; trying again");
+                    // Chats may wait beside free agents: try again shortly.
+                    let again = engine.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        again.route_queue(queue);
+                    });
                 }
                 let mut running = engine.routing.lock().unwrap();
                 match running.get_mut(&queue) {

@@ -8,6 +8,8 @@ use switchboard_core::decide::{agent_due, ConversationCommand};
 
 /// How often a node checks for deadlines set by other nodes, and beats its heart.
 const SCAN_EVERY: Duration = Duration::from_secs(1);
+/// How often a node says it is alive.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(3);
 /// A node whose heartbeat is older than this is taken for dead; its connections are closed.
 const NODE_STALE: Millis = Millis::seconds(15);
 /// Command ids are kept at least this long.
@@ -42,8 +44,15 @@ impl Engine {
             if !self.is_accepting() {
                 break;
             }
-            if let Err(e) = self.fire_due().await {
-                tracing::warn!(error = %e, "timers failed");
+            // A deadline whose command keeps failing stays in the past: pause rather than
+            // spin on it.
+            match self.fire_due().await {
+                Ok(true) => {}
+                Ok(false) => tokio::time::sleep(SCAN_EVERY).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "timers failed");
+                    tokio::time::sleep(SCAN_EVERY).await;
+                }
             }
             let now = self.now();
             if now.0 - last_housekeeping.0 >= 5_000 || now < last_housekeeping {
@@ -55,24 +64,41 @@ impl Engine {
         }
     }
 
-    /// Acts on every deadline that has come.
-    pub async fn fire_due(self: &Arc<Self>) -> Result<(), EngineError> {
+    /// Acts on every deadline that has come; false if any of them failed.
+    pub async fn fire_due(self: &Arc<Self>) -> Result<bool, EngineError> {
         let now = self.now();
+        let mut all_done = true;
         for cid in self.store.due_conversations(now, 500).await? {
             match self
                 .conversation_command(cid, None, None, ConversationCommand::Tick)
                 .await
             {
                 Ok(_) | Err(EngineError::Domain(_)) => {}
-                Err(e) => tracing::warn!(%cid, error = %e, "conversation timer failed"),
+                Err(e) => {
+                    all_done = false;
+                    tracing::warn!(%cid, error = %e, "conversation timer failed");
+                }
             }
         }
         for aid in self.store.due_agents(now, 500).await? {
             if let Err(e) = self.agent_timers(aid).await {
+                all_done = false;
                 tracing::warn!(%aid, error = %e, "agent timer failed");
             }
         }
-        Ok(())
+        Ok(all_done)
+    }
+
+    /// Beats this node's heart now and every few seconds, on its own so that a slow timer
+    /// pass never makes the node look dead to the others.
+    pub async fn run_heartbeat(self: Arc<Self>) {
+        let mut every = tokio::time::interval(HEARTBEAT_EVERY);
+        while self.is_accepting() {
+            every.tick().await;
+            if let Err(e) = self.store.heartbeat(&self.node_id, self.now()).await {
+                tracing::warn!(error = %e, "heartbeat failed");
+            }
+        }
     }
 
     /// An agent whose desktop is gone: withdraw its offer after the short grace; log it out
@@ -149,9 +175,12 @@ impl Engine {
 
     /// Heartbeat; close the connections of dead nodes; forget old command ids.
     async fn housekeeping(self: &Arc<Self>, now: Timestamp) -> Result<(), EngineError> {
-        self.store.heartbeat(&self.node_id, now).await?;
         let stale = Timestamp(now.0 - NODE_STALE.0);
-        for (conn, agent, conversation) in self.store.orphaned_connections(stale).await? {
+        for (conn, agent, conversation) in self
+            .store
+            .orphaned_connections(&self.node_id, stale)
+            .await?
+        {
             if let Some(aid) = agent.and_then(|a| a.parse::<AgentId>().ok()) {
                 let _ = self
                     .agent_command(

@@ -116,6 +116,10 @@ impl Session {
                         if !Box::pin(self.item(&mut socket, item)).await { break; }
                     }
                     _ = mailbox.wake.notified() => {
+                        if let Some(reason) = mailbox.closing() {
+                            socket.close(CLOSE_GOING_AWAY, reason).await;
+                            break;
+                        }
                         if mailbox.take_lagged() && !Box::pin(self.resync(&mut socket)).await { break; }
                     }
                     _ = ping.tick() => {
@@ -129,14 +133,19 @@ impl Session {
             }
         }
         engine.hub.remove(&mailbox, &[topic]);
-        // Disconnects are recorded even while stopping: the next start must not think this
-        // desktop is still there.
-        let _ = engine.store.remove_connection(&self.connection_id).await;
-        let disconnect = AgentCommand::Disconnect {
-            connection_id: self.connection_id.clone(),
-        };
+        // While the node stops, commands are refused: the connection's row stays, and once
+        // this node's heartbeat is stale another node (or this one restarted) disconnects it.
         if engine.is_accepting() {
-            let _ = engine.agent_command(self.me(), None, disconnect).await;
+            let disconnect = AgentCommand::Disconnect {
+                connection_id: self.connection_id.clone(),
+            };
+            if engine
+                .agent_command(self.me(), None, disconnect)
+                .await
+                .is_ok()
+            {
+                let _ = engine.store.remove_connection(&self.connection_id).await;
+            }
         }
     }
 
@@ -265,6 +274,9 @@ impl Session {
             self.conversations.insert(cid, Arc::new(c));
         }
         if let Ok(Some(row)) = self.engine.store.agent(self.me()).await {
+            if !self.adopt_missing(socket, &row.state).await {
+                return false;
+            }
             let offer = match &row.state.offer {
                 Some(o) => self.offer_view(o.conversation_id).await,
                 None => None,
@@ -277,6 +289,30 @@ impl Session {
                     agent: AgentView::of(&row.state),
                 })
                 .await;
+        }
+        true
+    }
+
+    /// Chats the agent is in (or owes a wrap-up for) that this desktop does not follow — their
+    /// `accepted` notice was lost (a full mailbox, a lost bus notice): sends their log and
+    /// follows them from now on.
+    async fn adopt_missing(&mut self, socket: &mut Socket, agent: &Agent) -> bool {
+        let missing: Vec<ConversationId> = agent
+            .chats
+            .iter()
+            .chain(agent.wrapups.iter())
+            .filter(|c| !self.cursors.contains_key(c))
+            .copied()
+            .collect();
+        for cid in missing {
+            let Ok(Some(c)) = self.engine.store.conversation(cid).await else {
+                continue;
+            };
+            if !self.send_range(socket, cid, 0, c.head_seq).await {
+                return false;
+            }
+            self.cursors.insert(cid, c.head_seq);
+            self.conversations.insert(cid, Arc::new(c));
         }
         true
     }
@@ -355,6 +391,7 @@ impl Session {
                         agent: AgentView::of(&agent),
                     })
                     .await
+                    && self.adopt_missing(socket, &agent).await
             }
             Item::Typing {
                 conversation_id,

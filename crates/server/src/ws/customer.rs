@@ -76,6 +76,11 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
     ))
     .await
     .is_ok();
+    if !registered {
+        socket.send_error(None, "store_unavailable", "retry").await;
+        engine.hub.remove(&mailbox, &[Topic::Customer(cid)]);
+        return;
+    }
     let connected = Box::pin(engine.conversation_command(
         cid,
         None,
@@ -190,11 +195,21 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
                 }
             }
             _ = mailbox.wake.notified() => {
+                if let Some(reason) = mailbox.closing() {
+                    socket.close(CLOSE_GOING_AWAY, reason).await;
+                    break;
+                }
                 if mailbox.take_lagged() {
                     if let Ok(Some(c)) = Box::pin(engine.store.conversation(cid)).await {
                         ok = Box::pin(send_range(&engine, &mut socket, cid, cursor, c.head_seq)).await;
                         cursor = c.head_seq;
                         latest = Arc::new(c);
+                        if latest.queue_id != line.queue {
+                            engine.hub.unsubscribe(Topic::Line(line.queue), &mailbox);
+                            line.queue = latest.queue_id;
+                            engine.hub.subscribe(Topic::Line(line.queue), &mailbox);
+                        }
+                        line.dirty = true;
                     }
                 }
             }
@@ -210,15 +225,21 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
     engine
         .hub
         .remove(&mailbox, &[Topic::Customer(cid), Topic::Line(line.queue)]);
-    let _ = Box::pin(engine.store.remove_connection(&connection_id)).await;
+    // While the node stops, commands are refused: the connection's row stays, and once this
+    // node's heartbeat is stale another node (or this one restarted) disconnects it.
     if engine.is_accepting() {
-        let _ = Box::pin(engine.conversation_command(
+        let disconnected = Box::pin(engine.conversation_command(
             cid,
             None,
             None,
-            ConversationCommand::CustomerDisconnected { connection_id },
+            ConversationCommand::CustomerDisconnected {
+                connection_id: connection_id.clone(),
+            },
         ))
         .await;
+        if disconnected.is_ok() {
+            let _ = Box::pin(engine.store.remove_connection(&connection_id)).await;
+        }
     }
 }
 

@@ -287,8 +287,10 @@ pub fn client_id(scope: String, id: &str, frame: &serde_json::Value) -> ClientId
 
 /// Waits for the `hello` frame.
 pub async fn read_hello(socket: &mut Socket, known: &[&str]) -> Option<serde_json::Value> {
+    // One deadline for the whole wait: pings do not keep an unauthenticated socket open.
+    let deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
     loop {
-        let next = tokio::time::timeout(HELLO_TIMEOUT, socket.stream.next()).await;
+        let next = tokio::time::timeout_at(deadline, socket.stream.next()).await;
         let Ok(message) = next else {
             socket.close(CLOSE_HELLO, "no hello").await;
             return None;

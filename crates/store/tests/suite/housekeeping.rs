@@ -263,16 +263,26 @@ pub async fn heartbeat_and_orphaned_connections(store: Store, _url: String) {
         .add_connection("conn-2", "node-b", None, Some(chat.clone()), at(1_000))
         .await
         .unwrap();
-    // A node that never beat (crashed before its first heartbeat).
+    // A node that never beat (crashed before its first heartbeat): its connections count as
+    // orphaned only once they are older than the stale mark (it may just be starting).
     store
         .add_connection("conn-3", "node-c", Some(ann), None, at(1_000))
         .await
         .unwrap();
-    assert!(store.orphaned_connections(at(1_000)).await.unwrap().len() == 1);
+    assert!(store
+        .orphaned_connections("node-x", at(1_000))
+        .await
+        .unwrap()
+        .is_empty());
 
     // Node A keeps beating (the upsert moves its time on); node B stops.
     store.heartbeat("node-a", at(5_000)).await.unwrap();
-    let orphans = sorted(store.orphaned_connections(at(3_000)).await.unwrap());
+    let orphans = sorted(
+        store
+            .orphaned_connections("node-x", at(3_000))
+            .await
+            .unwrap(),
+    );
     assert_eq!(
         orphans,
         vec![
@@ -284,17 +294,30 @@ pub async fn heartbeat_and_orphaned_connections(store: Store, _url: String) {
     store.remove_connection("conn-3").await.unwrap();
     store.heartbeat("node-b", at(6_000)).await.unwrap();
     assert!(store
-        .orphaned_connections(at(3_000))
+        .orphaned_connections("node-x", at(3_000))
         .await
         .unwrap()
         .is_empty());
     // Much later, both nodes are stale.
-    let orphans = sorted(store.orphaned_connections(at(60_000)).await.unwrap());
+    let orphans = sorted(
+        store
+            .orphaned_connections("node-x", at(60_000))
+            .await
+            .unwrap(),
+    );
     assert_eq!(
         orphans,
         vec![
             ("conn-1".to_string(), Some(ann.to_string()), None),
-            ("conn-2".to_string(), None, Some(chat)),
+            ("conn-2".to_string(), None, Some(chat.clone())),
         ]
     );
+    // A node never sweeps its own connections.
+    let orphans = sorted(
+        store
+            .orphaned_connections("node-a", at(60_000))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(orphans, vec![("conn-2".to_string(), None, Some(chat))]);
 }
