@@ -49,16 +49,21 @@ pub async fn upgrade(State(engine): State<SharedEngine>, ws: WebSocketUpgrade) -
                 return;
             }
         };
-        let Ok(Some((account, token_hash))) = account_for_token(&engine, &token).await else {
-            socket
-                .send_error(
-                    None,
-                    "unauthorized",
-                    "the session token is unknown or expired",
-                )
-                .await;
-            socket.close(CLOSE_UNAUTHORIZED, "unauthorized").await;
-            return;
+        let (account, token_hash) = match account_for_token(&engine, &token).await {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                socket
+                    .send_error(
+                        None,
+                        "unauthorized",
+                        "the session token is unknown or expired",
+                    )
+                    .await;
+                socket.close(CLOSE_UNAUTHORIZED, "unauthorized").await;
+                return;
+            }
+            // Not the token's fault: the client should try again with the same token.
+            Err(_) => return store_unavailable(&mut socket).await,
         };
         Session {
             engine,

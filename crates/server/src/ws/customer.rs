@@ -34,12 +34,15 @@ pub async fn upgrade(State(engine): State<SharedEngine>, ws: WebSocketUpgrade) -
             }
         };
         let found = if token.starts_with("sbc_") {
-            engine
+            match engine
                 .store
                 .conversation_by_token(&token_hash(&token))
                 .await
-                .ok()
-                .flatten()
+            {
+                Ok(found) => found,
+                // Not the token's fault: the widget should try again with the same token.
+                Err(_) => return store_unavailable(&mut socket).await,
+            }
         } else {
             None
         };

@@ -35,6 +35,8 @@ pub const CLOSE_POLICY: u16 = 1008;
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 pub const CLOSE_HELLO: u16 = 4400;
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// The server could not serve the connection now (the store is unreachable): retry.
+pub const CLOSE_TRY_AGAIN: u16 = 1013;
 
 /// A WebSocket upgrade with buffers sized for an idle chat, not for bulk transfer.
 pub fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
@@ -283,6 +285,18 @@ pub fn client_id(scope: String, id: &str, frame: &serde_json::Value) -> ClientId
         id: id.to_string(),
         fingerprint: crate::auth::sha256_hex(without_id.to_string().as_bytes()),
     }
+}
+
+/// The store could not be reached while opening: the client should retry as it is.
+pub async fn store_unavailable(socket: &mut Socket) {
+    socket
+        .send_error(
+            None,
+            "store_unavailable",
+            "the store could not be reached; retry",
+        )
+        .await;
+    socket.close(CLOSE_TRY_AGAIN, "try again").await;
 }
 
 /// Waits for the `hello` frame.
