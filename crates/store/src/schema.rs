@@ -15,10 +15,24 @@ const PG_MIGRATION_UNLOCK: &str = "SELECT pg_advisory_unlock(7305350107142361)";
 pub(crate) async fn migrate(store: &Store) -> Result<()> {
     let mut conn = store.write.acquire().await?;
     if store.backend != Backend::Postgres {
-        return apply(store, &mut conn).await;
+        // On SQLite the whole check-and-apply runs under the write lock (BEGIN IMMEDIATE):
+        // stores opening a new file at once wait for each other (busy timeout) instead of
+        // racing to create the same tables.
+        conn.execute("BEGIN IMMEDIATE").await?;
+        let applied = apply(store, &mut conn, false).await;
+        let ended = conn
+            .execute(if applied.is_ok() {
+                "COMMIT"
+            } else {
+                "ROLLBACK"
+            })
+            .await;
+        applied?;
+        ended?;
+        return Ok(());
     }
     conn.execute(PG_MIGRATION_LOCK).await?;
-    let applied = apply(store, &mut conn).await;
+    let applied = apply(store, &mut conn, true).await;
     // A session lock: released even when a migration failed, as the connection stays pooled.
     let unlocked = conn.execute(PG_MIGRATION_UNLOCK).await;
     applied?;
@@ -26,7 +40,13 @@ pub(crate) async fn migrate(store: &Store) -> Result<()> {
     Ok(())
 }
 
-async fn apply(store: &Store, conn: &mut sqlx::AnyConnection) -> Result<()> {
+/// Applies what is missing; `own_transactions`: each migration in a transaction of its own
+/// (otherwise the caller holds one around everything).
+async fn apply(
+    store: &Store,
+    conn: &mut sqlx::AnyConnection,
+    own_transactions: bool,
+) -> Result<()> {
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     )
@@ -40,23 +60,43 @@ async fn apply(store: &Store, conn: &mut sqlx::AnyConnection) -> Result<()> {
         if done.is_some() {
             continue;
         }
-        let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
-        // Comment lines go before the text is cut at `;`: a comment may contain one.
-        let text: String = text
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        for statement in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            tx.execute(statement).await?;
+        if own_transactions {
+            conn.execute("BEGIN").await?;
         }
-        let sql = store.sql("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)");
-        sqlx::query(&sql)
-            .bind(*version)
-            .bind(0_i64)
-            .execute(&mut *tx)
+        let written = apply_one(store, conn, *version, text).await;
+        if own_transactions {
+            conn.execute(if written.is_ok() {
+                "COMMIT"
+            } else {
+                "ROLLBACK"
+            })
             .await?;
-        tx.commit().await?;
+        }
+        written?;
     }
+    Ok(())
+}
+
+async fn apply_one(
+    store: &Store,
+    conn: &mut sqlx::AnyConnection,
+    version: i64,
+    text: &str,
+) -> Result<()> {
+    // Comment lines go before the text is cut at `;`: a comment may contain one.
+    let text: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for statement in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        conn.execute(statement).await?;
+    }
+    let sql = store.sql("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)");
+    sqlx::query(&sql)
+        .bind(version)
+        .bind(0_i64)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }

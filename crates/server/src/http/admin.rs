@@ -95,6 +95,20 @@ fn catalog<T: Entry>(router: Router<SharedEngine>, path: &str) -> Router<SharedE
     )
 }
 
+/// `current` with the fields of `body` (a JSON object) put over it: a PUT replaces what it
+/// sends and keeps the rest.
+fn merge(mut current: Value, body: &Value) -> Result<Value, ApiError> {
+    match (current.as_object_mut(), body.as_object()) {
+        (Some(m), Some(b)) => {
+            for (k, v) in b {
+                m.insert(k.clone(), v.clone());
+            }
+            Ok(current)
+        }
+        _ => Err(ApiError::invalid("the body must be a JSON object")),
+    }
+}
+
 async fn list<T: Entry>(
     State(engine): State<SharedEngine>,
     who: Authed,
@@ -196,15 +210,7 @@ async fn replace<T: Entry>(
         .await?
         .ok_or_else(|| ApiError::not_found(T::WHAT))?;
     // Fields not sent keep their value (an asset's secret, say).
-    let mut merged = existing;
-    if let (Some(m), Some(b)) = (merged.as_object_mut(), body.as_object()) {
-        for (k, v) in b {
-            m.insert(k.clone(), v.clone());
-        }
-    } else {
-        return Err(ApiError::invalid("the body must be a JSON object"));
-    }
-    let entry: T = parse_entry(merged, id)?;
+    let entry: T = parse_entry(merge(existing, &body)?, id)?;
     save(&engine, &entry).await?;
     Ok(Json(entry))
 }
@@ -418,18 +424,9 @@ async fn write_profile(
 ) -> Result<Json<DesktopProfile>, ApiError> {
     who.require(Role::Administrator)?;
     let current = engine.store.desktop_profile().await?;
-    let mut merged =
-        serde_json::to_value(&current).map_err(|e| ApiError::invalid(e.to_string()))?;
-    match (merged.as_object_mut(), body.as_object()) {
-        (Some(m), Some(b)) => {
-            for (k, v) in b {
-                m.insert(k.clone(), v.clone());
-            }
-        }
-        _ => return Err(ApiError::invalid("the body must be a JSON object")),
-    }
-    let profile: DesktopProfile =
-        serde_json::from_value(merged).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let current = serde_json::to_value(&current).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let profile: DesktopProfile = serde_json::from_value(merge(current, &body)?)
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
     profile.validate()?;
     if let Some(region) = &profile.phone_region {
         let config = switchboard_mask::MaskConfig {
