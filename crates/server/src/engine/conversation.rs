@@ -91,7 +91,7 @@ impl Engine {
             Err(e) => return Err(e.into()),
         };
         if decision.is_empty() {
-            return Ok(Outcome::Done { seq: None });
+            return self.record_no_op(client, now).await;
         }
 
         // Fold the events into the conversation and every agent they concern.

@@ -199,6 +199,25 @@ impl Engine {
         }
     }
 
+    /// A command that changed nothing is still recorded under its id, so that a repeat gets
+    /// this answer (not a second evaluation on a state that may have changed since).
+    pub(crate) async fn record_no_op(
+        &self,
+        client: Option<&ClientId>,
+        now: Timestamp,
+    ) -> Result<Outcome, EngineError> {
+        if let Some(c) = client {
+            let mut commit = Commit {
+                now,
+                conversation: None,
+                agents: vec![],
+                command: Some(record(c, ack_json(&c.id, None))),
+            };
+            self.store.commit(&mut commit).await?;
+        }
+        Ok(Outcome::Done { seq: None })
+    }
+
     /// A command's outcome, unless it was a repeat: a refusal or a no-op may only mean that
     /// the first try already did it, and then the first answer is the answer.
     pub(crate) async fn unless_repeat(
@@ -251,7 +270,13 @@ impl Engine {
             let now = self.now();
             let events = decide_agent(&row.state, &command, now, &policy)?;
             if events.is_empty() {
-                return Ok(Outcome::Done { seq: None });
+                match self.record_no_op(client, now).await {
+                    Err(EngineError::Store(StoreError::Conflict)) => {
+                        backoff(attempt).await;
+                        continue;
+                    }
+                    other => return other,
+                }
             }
             let mut state = row.state.clone();
             let mut numbered = Vec::with_capacity(events.len());

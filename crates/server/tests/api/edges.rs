@@ -183,3 +183,25 @@ async fn a_chat_no_free_agent_may_take_does_not_block_the_line_behind_it() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_command_that_changed_nothing_is_still_answered_once() {
+    let mut app = spawn_app().await;
+    let mut ana = app.agent(ANA).await;
+    ana.available().await;
+    // Available again: nothing changes, but the id is recorded with its answer.
+    let again = json!({"type": "set_presence", "id": "p-1", "presence": "available"});
+    let first = ana.ws.command_with_id(again.clone()).await;
+    assert_eq!(first["type"], "ack", "{first}");
+    let lunch = app.id_of(&ana.token, "idle-codes", "Lunch").await;
+    assert_eq!(ana.idle(&lunch).await["type"], "ack");
+    // A late retry of it gets its first answer and does not make her Available again.
+    assert_eq!(ana.ws.command_with_id(again).await, first);
+    let (_, me) = app.get("/api/v1/me", Some(&ana.token)).await;
+    assert_eq!(me["agent"]["presence"]["state"], "idle");
+    // And its id cannot be used for another command.
+    let other =
+        json!({"type": "set_presence", "id": "p-1", "presence": "idle", "idle_code_id": lunch});
+    assert_eq!(ana.ws.command_with_id(other).await["code"], "id_reused");
+    app.stop().await;
+}
