@@ -332,4 +332,20 @@ impl Store {
             .map(|r| id(r.try_get::<String, _>(0)?))
             .collect()
     }
+
+    /// How many chats of a queue are not over (waiting, offered, answered or closed): any of
+    /// them may still come back to the queue.
+    pub async fn open_chats_of_queue(&self, queue: QueueId) -> Result<u64> {
+        let row = self
+            .fetch_optional(
+                "SELECT COUNT(*) FROM conversations WHERE queue_id = $1
+                   AND status IN ('waiting', 'offered', 'active', 'closed')",
+                |q| q.bind(queue.to_string()),
+            )
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<i64, _>(0))
+            .transpose()?
+            .unwrap_or(0) as u64)
+    }
 }

@@ -236,11 +236,12 @@ async fn remove<T: Entry>(
                 ),
             ));
         }
-        if !engine.store.queued_in(qid).await?.is_empty() {
+        // Answered chats count too: one may come back to its queue (its agent logged out).
+        if engine.store.open_chats_of_queue(qid).await? > 0 {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "queue_in_use",
-                "chats are waiting in this queue: transfer them first",
+                "chats of this queue are not over yet (waiting or answered): try again once they have ended",
             ));
         }
         engine.store.delete_queue(qid, now).await?

@@ -205,3 +205,54 @@ async fn a_command_that_changed_nothing_is_still_answered_once() {
     assert_eq!(ana.ws.command_with_id(other).await["code"], "id_reused");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_queue_with_an_answered_chat_cannot_be_deleted() {
+    let mut app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    // A queue of its own, fed by an asset of its own; one chat answered in it.
+    let mut ana = app.agent(ANA).await;
+    let (status, queue) = app
+        .post(
+            "/api/v1/admin/queues",
+            Some(&admin),
+            json!({"name": "Returns", "agent_ids": [ana.id]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{queue}");
+    let (status, asset) = app
+        .post(
+            "/api/v1/admin/assets",
+            Some(&admin),
+            json!({"name": "Returns site", "queue_id": queue["id"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{asset}");
+    ana.available().await;
+    let (cid, _) = app
+        .start_chat_on(asset["id"].as_str().unwrap(), json!({}))
+        .await;
+    ana.expect_offer().await;
+    ana.accept(&cid).await;
+    // The asset goes elsewhere; the queue still has an answered chat that may come back.
+    let (status, _) = app
+        .put(
+            &format!("/api/v1/admin/assets/{}", asset["id"].as_str().unwrap()),
+            &admin,
+            json!({"queue_id": app.get("/api/v1/directory/queues?search=support", Some(&admin)).await.1[0]["id"]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let path = format!("/api/v1/admin/queues/{}", queue["id"].as_str().unwrap());
+    let (status, body) = app.delete(&path, &admin).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("queue_in_use")),
+        "{body}"
+    );
+    // Once the chat is over, it can go.
+    ana.end(&cid).await;
+    let (status, _) = app.delete(&path, &admin).await;
+    assert_eq!(status, 204);
+    app.stop().await;
+}
