@@ -205,6 +205,9 @@ impl Conversation {
             } => {
                 self.queue_id = *queue_id;
                 self.queue_name = queue_name.clone();
+                // The system's own variable follows the chat from queue to queue.
+                self.variables
+                    .insert("system.queue".into(), queue_name.clone());
                 self.priority = *priority;
                 self.front_at = *front_at;
                 self.status = Status::Waiting;

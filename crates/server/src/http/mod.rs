@@ -134,7 +134,8 @@ async fn sign_out(State(engine): State<SharedEngine>, who: Authed) -> Result<Sta
     engine
         .agent_command(who.account.id, None, AgentCommand::SignOut)
         .await?;
-    engine.store.delete_session(&who.token_hash).await?;
+    // Signed out means every session of the account ends, on every device.
+    engine.store.delete_sessions_of(who.account.id).await?;
     engine.close_agent(who.account.id, "signed out");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -49,7 +49,7 @@ pub async fn upgrade(State(engine): State<SharedEngine>, ws: WebSocketUpgrade) -
                 return;
             }
         };
-        let (account, token_hash) = match account_for_token(&engine, &token).await {
+        let (account, _token_hash) = match account_for_token(&engine, &token).await {
             Ok(Some(found)) => found,
             Ok(None) => {
                 socket
@@ -68,7 +68,6 @@ pub async fn upgrade(State(engine): State<SharedEngine>, ws: WebSocketUpgrade) -
         Session {
             engine,
             account,
-            token_hash,
             cursors: HashMap::new(),
             conversations: HashMap::new(),
             connection_id: uuid::Uuid::now_v7().to_string(),
@@ -81,7 +80,6 @@ pub async fn upgrade(State(engine): State<SharedEngine>, ws: WebSocketUpgrade) -
 struct Session {
     engine: SharedEngine,
     account: Account,
-    token_hash: String,
     /// Per chat the agent is in (or owes a wrap-up for): the last `seq` sent.
     cursors: HashMap<ConversationId, u64>,
     /// The latest snapshot seen of each of those chats.
@@ -827,7 +825,8 @@ impl Session {
                 let ok = r.is_ok();
                 socket.answer(&id, r).await;
                 if ok {
-                    let _ = engine.store.delete_session(&self.token_hash).await;
+                    // Signed out means every session of the account ends, on every device.
+                    let _ = engine.store.delete_sessions_of(me).await;
                     // Every desktop of the agent closes, on every node, as over REST.
                     engine.close_agent(me, "signed out");
                     socket.close(CLOSE_GOING_AWAY, "signed out").await;

@@ -11,9 +11,13 @@ async fn signing_out_on_one_desktop_closes_the_others() {
     let mut app = spawn_app().await;
     let mut one = app.agent(ANA).await;
     let mut two = app.reconnect(&one.token).await;
+    let elsewhere = app.sign_in(ANA).await;
     let r = one.ws.command(json!({"type": "sign_out"})).await;
     assert_eq!(r["type"], "ack", "{r}");
     assert_eq!(two.ws.closed().await, (1001, "signed out".to_string()));
+    // Every session of the account ended, also one signed in on another device.
+    let (status, _) = app.get("/api/v1/me", Some(&elsewhere)).await;
+    assert_eq!(status, 401);
     app.stop().await;
 }
 

@@ -79,6 +79,8 @@ async fn transfer_to_a_queue_waits_there_and_the_next_agent_sees_the_whole_threa
         (cid.as_str(), "Sales")
     );
     assert_eq!(offer["messages"][0]["text"], "hello");
+    // The system's own variable follows the chat to its new queue.
+    assert_eq!(offer["variables"]["system.queue"], "Sales");
     assert_eq!(ben.accept(&cid).await["type"], "ack");
     ben.ws.event(&cid, "started").await;
     let hello = ben.ws.event(&cid, "message").await;
