@@ -348,4 +348,35 @@ impl Store {
             .transpose()?
             .unwrap_or(0) as u64)
     }
+
+    /// Conversations that have a deadline (for recomputing them when the rules change).
+    pub async fn conversations_with_deadline(&self) -> Result<Vec<ConversationId>> {
+        let rows = self
+            .fetch_all(
+                "SELECT id FROM conversations WHERE deadline_at IS NOT NULL",
+                |q| q,
+            )
+            .await?;
+        rows.into_iter()
+            .map(|r| id(r.try_get::<String, _>(0)?))
+            .collect()
+    }
+
+    /// Agents with a deadline or with anything on their plate (chats, offers, wrap-ups).
+    pub async fn busy_or_timed_agents(&self) -> Result<Vec<AgentRow>> {
+        let rows = self
+            .fetch_all(
+                "SELECT version, state FROM agents WHERE deadline_at IS NOT NULL OR load > 0",
+                |q| q,
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AgentRow {
+                    version: r.try_get(0)?,
+                    state: parse(&r.try_get::<String, _>(1)?)?,
+                })
+            })
+            .collect()
+    }
 }

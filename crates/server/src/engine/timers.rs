@@ -89,6 +89,39 @@ impl Engine {
         Ok(all_done)
     }
 
+    /// The rules changed (the desktop profile, an asset's inactivity timeout): every stored
+    /// deadline is worked out again, and what is due now is done. Timers already running
+    /// then follow the new values, shorter or longer.
+    pub async fn refresh_deadlines(self: &Arc<Self>) -> Result<(), EngineError> {
+        let mut conversations: std::collections::BTreeSet<ConversationId> = self
+            .store
+            .conversations_with_deadline()
+            .await?
+            .into_iter()
+            .collect();
+        let agents = self.store.busy_or_timed_agents().await?;
+        for a in &agents {
+            // A wrap-up may need a deadline it did not have (auto wrap-up turned on).
+            conversations.extend(a.state.wrapups.iter().copied());
+        }
+        for cid in conversations {
+            match self
+                .conversation_command(cid, None, None, ConversationCommand::Tick)
+                .await
+            {
+                Ok(_) | Err(EngineError::Domain(_)) => {}
+                Err(e) => tracing::warn!(%cid, error = %e, "cannot refresh a deadline"),
+            }
+        }
+        for a in agents {
+            if let Err(e) = self.agent_timers(a.state.id).await {
+                tracing::warn!(agent = %a.state.id, error = %e, "cannot refresh a deadline");
+            }
+        }
+        self.timer_wake.notify_one();
+        Ok(())
+    }
+
     /// Beats this node's heart now and every few seconds, on its own so that a slow timer
     /// pass never makes the node look dead to the others.
     pub async fn run_heartbeat(self: Arc<Self>) {

@@ -95,6 +95,16 @@ fn catalog<T: Entry>(router: Router<SharedEngine>, path: &str) -> Router<SharedE
     )
 }
 
+/// Works the stored deadlines out again under the new rules, after the answer.
+fn refresh_deadlines_later(engine: &SharedEngine) {
+    let engine = engine.clone();
+    tokio::spawn(async move {
+        if let Err(e) = engine.refresh_deadlines().await {
+            tracing::warn!(error = %e, "refreshing deadlines failed");
+        }
+    });
+}
+
 /// `current` with the fields of `body` (a JSON object) put over it: a PUT replaces what it
 /// sends and keeps the rest.
 fn merge(mut current: Value, body: &Value) -> Result<Value, ApiError> {
@@ -183,6 +193,10 @@ async fn save<T: Entry>(engine: &SharedEngine, entry: &T) -> Result<(), ApiError
         }
     }
     engine.config.reload().await?;
+    if T::KIND == CatalogKind::Asset {
+        // Its inactivity timeout may have changed.
+        refresh_deadlines_later(engine);
+    }
     Ok(())
 }
 
@@ -450,5 +464,6 @@ async fn write_profile(
     }
     engine.store.put_desktop_profile(&profile).await?;
     engine.config.reload().await?;
+    refresh_deadlines_later(&engine);
     Ok(Json(profile))
 }

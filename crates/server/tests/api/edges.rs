@@ -260,3 +260,63 @@ async fn a_queue_with_an_answered_chat_cannot_be_deleted() {
     assert_eq!(status, 204);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn new_profile_values_apply_to_timers_already_running() {
+    let mut app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    // A wrap-up pending while auto wrap-up is off, and a desktop that goes away.
+    let mut ana = app.agent(ANA).await;
+    ana.available().await;
+    let (cid, _) = app.start_chat(json!({})).await;
+    ana.expect_offer().await;
+    ana.accept(&cid).await;
+    ana.end(&cid).await;
+    let ben = app.agent("ben@demo.switchboard.test").await;
+    let ben_token = ben.token.clone();
+    let ben_id = ben.id.clone();
+    drop(ben);
+    app.wait_agent_disconnected(&ben_id).await;
+    // Shorter grace, auto wrap-up on: both apply to what is already running.
+    let (status, body) = app
+        .put(
+            "/api/v1/admin/desktop-profile",
+            &admin,
+            json!({"signout_grace_secs": 10, "auto_wrapup_secs": 5}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Give the refresh a moment to store the new deadlines (it runs after the answer).
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut advanced = 0;
+    loop {
+        app.advance(11);
+        advanced += 11;
+        let (_, me) = app.get("/api/v1/me", Some(&ben_token)).await;
+        let (_, log) = app
+            .get(
+                &format!("/api/v1/conversations/{cid}/events"),
+                Some(&ana.token),
+            )
+            .await;
+        let wrapped = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"]["type"] == "wrapped_up" && e["event"]["auto"] == true);
+        if me["agent"]["presence"]["state"] == "logged_out" && wrapped {
+            // Well before the old 120 s grace.
+            assert!(advanced < 120, "logged out only after {advanced} s");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not applied: {me} / {log}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    ana.ws
+        .wait_for("the auto wrap-up", |f| f["event"]["type"] == "wrapped_up")
+        .await;
+    app.stop().await;
+}
