@@ -22,16 +22,30 @@ use std::time::Duration;
 use switchboard_core::Timestamp;
 use tokio::net::TcpListener;
 
-/// A time as RFC 3339 (UTC, milliseconds).
+/// A time as RFC 3339 in UTC with exactly three decimals (`2026-11-25T10:44:24.360Z`), so
+/// every such string has the same length.
 pub fn rfc3339(t: Timestamp) -> String {
+    const FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
     let nanos = (t.0 as i128) * 1_000_000;
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(|d| d.format(FORMAT).ok())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_have_three_decimals() {
+        let t = switchboard_core::Timestamp(1_795_603_464_360);
+        assert_eq!(super::rfc3339(t), "2026-11-25T10:44:24.360Z");
+        assert_eq!(
+            super::rfc3339(switchboard_core::Timestamp(0)),
+            "1970-01-01T00:00:00.000Z"
+        );
+    }
 }
 
 pub fn router(engine: SharedEngine) -> axum::Router {

@@ -35,6 +35,8 @@ pub const CLOSE_POLICY: u16 = 1008;
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 pub const CLOSE_HELLO: u16 = 4400;
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// A message over the transport's limit (1 MiB).
+pub const CLOSE_TOO_BIG: u16 = 1009;
 /// The server could not serve the connection now (the store is unreachable): retry.
 pub const CLOSE_TRY_AGAIN: u16 = 1013;
 
@@ -138,7 +140,15 @@ impl Socket {
         known: &[&str],
     ) -> Incoming {
         let text = match message {
-            None | Some(Err(_)) => return Incoming::Closed,
+            None => return Incoming::Closed,
+            Some(Err(e)) => {
+                // Over the transport's limit the read fails; say why before closing.
+                let why = e.to_string();
+                if why.contains("limit") || why.contains("too long") || why.contains("too big") {
+                    self.close(CLOSE_TOO_BIG, "message too big").await;
+                }
+                return Incoming::Closed;
+            }
             Some(Ok(Message::Close(_))) => return Incoming::Closed,
             Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) => {
                 self.last_heard = Instant::now();

@@ -446,3 +446,14 @@ async fn a_command_before_hello_is_answered_and_hello_still_works() {
     ws.expect_type("snapshot").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_message_over_the_transport_limit_closes_the_socket_with_1009() {
+    let mut app = spawn_app().await;
+    let (_, token) = app.start_chat(json!({})).await;
+    let mut jo = app.customer(&token, 0).await;
+    jo.ws.send_raw("x".repeat(2 * 1024 * 1024)).await;
+    let (code, _) = jo.ws.closed().await;
+    assert_eq!(code, 1009);
+    app.stop().await;
+}
