@@ -8,6 +8,8 @@ use switchboard_core::decide::ConversationCommand;
 
 /// Enough candidates that a few lost races do not end a pass early.
 const CANDIDATES: u32 = 8;
+/// Chats offered together in one round of a pass.
+const BATCH: usize = 16;
 
 impl Engine {
     /// Starts a routing pass over a queue (or asks the running one to go again).
@@ -102,14 +104,48 @@ impl Engine {
         for _ in 0..10_000 {
             let line = self
                 .store
-                .waiting_in(queue, passed_over.len() as u32 + 1)
+                .waiting_in(queue, passed_over.len() as u32 + BATCH as u32)
                 .await?;
-            let Some(chat) = line.into_iter().find(|c| !passed_over.contains(c)) else {
+            let chats: Vec<ConversationId> = line
+                .into_iter()
+                .filter(|c| !passed_over.contains(c))
+                .take(BATCH)
+                .collect();
+            let Some(&chat) = chats.first() else {
                 return Ok(());
             };
-            let candidates = self.store.candidate_agents(queue, CANDIDATES).await?;
+            let candidates = self
+                .store
+                .candidate_agents(queue, CANDIDATES.max(BATCH as u32))
+                .await?;
             if candidates.is_empty() {
                 return Ok(());
+            }
+            // Several chats at once, the longest-waiting to the best agent, the next to the
+            // next: their commits share one fsync. Whatever does not go through is looked at
+            // again on the next round.
+            let n = chats.len().min(candidates.len());
+            if n > 1 {
+                let offers = chats.iter().zip(&candidates).map(|(c, a)| {
+                    self.conversation_command(
+                        *c,
+                        None,
+                        None,
+                        ConversationCommand::Offer { agent: *a },
+                    )
+                });
+                let results = futures_util::future::join_all(offers).await;
+                let mut progress = false;
+                for r in results {
+                    match r {
+                        Ok(_) => progress = true,
+                        Err(EngineError::Domain(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                if progress {
+                    continue;
+                }
             }
             let mut offered = false;
             let mut chat_gone = false;
