@@ -59,7 +59,15 @@ impl Engine {
             .conversation(cid)
             .await?
             .ok_or(DomainError::ConversationNotFound)?;
-        let mut involved = before.loaded_agents();
+        // The agents the decision reads or whose snapshot its events change. A message or a
+        // customer's connection changes no agent: it reads at most the sender's name.
+        let mut involved = match command {
+            ConversationCommand::CustomerSend { .. }
+            | ConversationCommand::CustomerConnected { .. }
+            | ConversationCommand::CustomerDisconnected { .. }
+            | ConversationCommand::AgentSend { .. } => Default::default(),
+            _ => before.loaded_agents(),
+        };
         involved.extend(actor_agent);
         match command {
             ConversationCommand::Offer { agent: target }
