@@ -27,8 +27,8 @@ pub enum NoticeBody {
         agents: Vec<AgentId>,
         lines: Vec<QueueId>,
     },
-    /// An agent's new snapshot.
-    Agent { agent: Agent },
+    /// An agent's new snapshot and its row version.
+    Agent { agent: Agent, version: i64 },
     /// Typing, for these topics.
     Typing {
         topics: Vec<TopicName>,
@@ -140,9 +140,10 @@ pub fn deliver(hub: &Hub, masker: Option<&switchboard_mask::Masker>, body: Notic
             agents,
             lines,
         } => deliver_conversation(hub, masker, Arc::new(conversation), events, &agents, &lines),
-        NoticeBody::Agent { agent } => {
-            hub.publish(Topic::Agent(agent.id), Item::Agent(Arc::new(agent)))
-        }
+        NoticeBody::Agent { agent, version } => hub.publish(
+            Topic::Agent(agent.id),
+            Item::Agent(Arc::new(agent), version),
+        ),
         NoticeBody::Typing {
             topics,
             conversation_id,

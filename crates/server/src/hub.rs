@@ -69,8 +69,9 @@ impl PublishedEvent {
 #[derive(Clone)]
 pub enum Item {
     Event(Arc<PublishedEvent>),
-    /// An agent's snapshot after a change of its own (presence, capacity, connections).
-    Agent(Arc<Agent>),
+    /// An agent's snapshot after a change, with its row version (newer is larger), so that
+    /// a connection never shows an older state after a newer one.
+    Agent(Arc<Agent>, i64),
     Typing {
         conversation_id: ConversationId,
         from_customer: bool,

@@ -154,7 +154,7 @@ impl Engine {
         self.publish_conversation(&before, &after, numbered);
         for w in commit.agents {
             let previous = &agents[&w.state.id];
-            self.after_agent_change(previous, Arc::new(w.state));
+            self.after_agent_change(previous, Arc::new(w.state), w.expected_version + 1);
         }
         Ok(Outcome::Done { seq })
     }

@@ -298,7 +298,7 @@ impl Engine {
             };
             match self.store.commit(&mut commit).await {
                 Ok(()) => {
-                    self.after_agent_change(&row.state, Arc::new(state));
+                    self.after_agent_change(&row.state, Arc::new(state), row.version + 1);
                     return Ok(Outcome::Done { seq: None });
                 }
                 Err(StoreError::Conflict) => {
@@ -344,7 +344,7 @@ impl Engine {
             };
             match self.store.commit(&mut commit).await {
                 Ok(()) => {
-                    self.after_agent_change(&row.state, Arc::new(state));
+                    self.after_agent_change(&row.state, Arc::new(state), row.version + 1);
                     return Ok(());
                 }
                 Err(StoreError::Conflict) => {
@@ -358,13 +358,15 @@ impl Engine {
     }
 
     /// Publishes an agent's new snapshot and starts what its change calls for.
-    fn after_agent_change(self: &Arc<Self>, before: &Agent, after: Arc<Agent>) {
+    /// `version`: the agent row's version after the commit.
+    fn after_agent_change(self: &Arc<Self>, before: &Agent, after: Arc<Agent>, version: i64) {
         let room_opened = after.can_take_offer() && !before.can_take_offer();
         let agent = after.id;
         self.hub
-            .publish(Topic::Agent(agent), Item::Agent(after.clone()));
+            .publish(Topic::Agent(agent), Item::Agent(after.clone(), version));
         self.tell_cluster(|| NoticeBody::Agent {
             agent: (*after).clone(),
+            version,
         });
         if room_opened {
             self.route_agent(agent);

@@ -69,6 +69,7 @@ pub async fn upgrade(State(engine): State<SharedEngine>, ws: WebSocketUpgrade) -
             engine,
             account,
             cursors: HashMap::new(),
+            agent_version: 0,
             conversations: HashMap::new(),
             connection_id: uuid::Uuid::now_v7().to_string(),
         }
@@ -85,6 +86,8 @@ struct Session {
     /// The latest snapshot seen of each of those chats.
     conversations: HashMap<ConversationId, Arc<Conversation>>,
     connection_id: String,
+    /// The agent row's version this desktop has shown: an older snapshot is not shown after it.
+    agent_version: i64,
 }
 
 impl Session {
@@ -183,6 +186,7 @@ impl Session {
         let Ok(Some(row)) = engine.store.agent(me).await else {
             return false;
         };
+        self.agent_version = row.version;
         let agent = row.state;
         let mut chats = Vec::new();
         for cid in agent.chats.iter().chain(agent.wrapups.iter()) {
@@ -277,6 +281,7 @@ impl Session {
             self.conversations.insert(cid, Arc::new(c));
         }
         if let Ok(Some(row)) = self.engine.store.agent(self.me()).await {
+            self.agent_version = self.agent_version.max(row.version);
             if !self.adopt_missing(socket, &row.state).await {
                 return false;
             }
@@ -386,7 +391,12 @@ impl Session {
     async fn item(&mut self, socket: &mut Socket, item: Item) -> bool {
         match item {
             Item::Event(pe) => self.event(socket, &pe).await,
-            Item::Agent(agent) => {
+            Item::Agent(agent, version) => {
+                if version <= self.agent_version {
+                    // Older than what this desktop shows (queued before its snapshot).
+                    return true;
+                }
+                self.agent_version = version;
                 // The name an administrator gave the agent since this desktop opened.
                 self.account.name.clone_from(&agent.name);
                 socket

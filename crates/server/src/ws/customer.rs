@@ -180,7 +180,7 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
                     }
                     Item::LineChanged(_) => line.dirty = true,
                     Item::Typing { from_customer: false, frame, .. } => ok = socket.send_text(&frame).await,
-                    Item::Typing { .. } | Item::Agent(_) => {}
+                    Item::Typing { .. } | Item::Agent(..) => {}
                     Item::Close(reason) => {
                         socket.close(CLOSE_GOING_AWAY, reason).await;
                         ok = false;

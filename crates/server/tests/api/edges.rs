@@ -320,3 +320,44 @@ async fn new_profile_values_apply_to_timers_already_running() {
         .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_desktop_never_shows_a_presence_older_than_its_snapshot() {
+    let mut app = spawn_app().await;
+    let ana = app.agent(ANA).await;
+    let (token, id) = (ana.token.clone(), ana.id.clone());
+    drop(ana);
+    app.wait_agent_disconnected(&id).await;
+    app.advance(121);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let (_, me) = app.get("/api/v1/me", Some(&token)).await;
+        if me["agent"]["presence"]["state"] == "logged_out" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not logged out: {me}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Coming back signs her in: the snapshot says Idle, and no older frame follows it.
+    let mut back = app.reconnect(&token).await;
+    assert_eq!(back.snapshot["agent"]["presence"]["state"], "idle");
+    // A newer change: once its frame is here, everything queued before it has been handled.
+    back.available().await;
+    back.ws
+        .wait_for("available", |f| {
+            f["type"] == "presence" && f["agent"]["presence"]["state"] == "available"
+        })
+        .await;
+    assert!(
+        back.ws
+            .buffer
+            .iter()
+            .all(|f| f["type"] != "presence" || f["agent"]["presence"]["state"] != "logged_out"),
+        "{:?}",
+        back.ws.buffer
+    );
+    app.stop().await;
+}
