@@ -52,13 +52,8 @@ async fn drop_database(name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_engines_racing_for_an_agents_last_room_never_exceed_capacity() {
-    let Some((url, name)) = fresh_database().await else {
-        return;
-    };
-    let prefix = format!("sbtest.{}", uuid::Uuid::new_v4().simple());
-    let mut a = spawn_node(&url, Some((NATS, &prefix))).await;
-    let mut b = spawn_node(&url, Some((NATS, &prefix))).await;
-    let admin = a.sign_in("admin@demo.switchboard.test").await;
+    let Some(p) = pair().await else { return };
+    let (a, b, admin) = (&p.a, &p.b, p.admin.clone());
     let mut ana = a.agent("ana@demo.switchboard.test").await;
     let (status, _) = a
         .put(
@@ -127,20 +122,13 @@ async fn two_engines_racing_for_an_agents_last_room_never_exceed_capacity() {
             })
             .await;
     }
-    a.stop().await;
-    b.stop().await;
-    drop_database(&name).await;
+    p.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_engines_offering_at_the_same_instant_one_wins() {
-    let Some((url, name)) = fresh_database().await else {
-        return;
-    };
-    let prefix = format!("sbtest.{}", uuid::Uuid::new_v4().simple());
-    let mut a = spawn_node(&url, Some((NATS, &prefix))).await;
-    let mut b = spawn_node(&url, Some((NATS, &prefix))).await;
-    let admin = a.sign_in("admin@demo.switchboard.test").await;
+    let Some(p) = pair().await else { return };
+    let (a, b, admin) = (&p.a, &p.b, p.admin.clone());
     let mut ben = a.agent("ben@demo.switchboard.test").await;
     let (status, _) = a
         .put(
@@ -209,9 +197,7 @@ async fn two_engines_offering_at_the_same_instant_one_wins() {
         );
         ben.ws.buffer.clear();
     }
-    a.stop().await;
-    b.stop().await;
-    drop_database(&name).await;
+    p.stop().await;
 }
 
 /// The conversation and the agents agree on where it is, and nobody is over capacity. The

@@ -470,18 +470,7 @@ async fn an_agent_gone_past_the_grace_is_logged_out_and_no_customer_is_stranded(
     app.advance(121);
 
     // Logged out (her session stays valid: a desktop that comes back signs her in, Idle).
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let (_, me) = app.get("/api/v1/me", Some(&ana_token)).await;
-        if me["agent"]["presence"]["state"] == "logged_out" {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not logged out: {me}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    app.wait_presence(&ana_token, "logged_out").await;
     let admin = app.sign_in(ADMIN).await;
     // A went back to its queue (at its original place) and her part in it was wrapped up
     // with the default reason; so was B.

@@ -329,18 +329,7 @@ async fn a_desktop_never_shows_a_presence_older_than_its_snapshot() {
     drop(ana);
     app.wait_agent_disconnected(&id).await;
     app.advance(121);
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let (_, me) = app.get("/api/v1/me", Some(&token)).await;
-        if me["agent"]["presence"]["state"] == "logged_out" {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not logged out: {me}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    app.wait_presence(&token, "logged_out").await;
     // Coming back signs her in: the snapshot says Idle, and no older frame follows it.
     let mut back = app.reconnect(&token).await;
     assert_eq!(back.snapshot["agent"]["presence"]["state"], "idle");

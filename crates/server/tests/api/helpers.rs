@@ -317,6 +317,20 @@ impl TestApp {
         }
     }
 
+    /// Waits until the account's agent is in the given presence (the timers act on their own
+    /// time after the clock moves).
+    pub async fn wait_presence(&self, token: &str, state: &str) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let (_, me) = self.get("/api/v1/me", Some(token)).await;
+            if me["agent"]["presence"]["state"] == state {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "not {state}: {me}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits until the server has recorded that the agent has no connection left (its
     /// socket was dropped). Only a point to synchronise on before moving the clock: the
     /// server learns of a closed socket on its own time.
