@@ -159,26 +159,6 @@ impl Store {
             .collect()
     }
 
-    /// How many chats are ahead of this one in its queue (0: it is next).
-    pub async fn position_in_line(&self, c: &Conversation) -> Result<u64> {
-        let row = self
-            .fetch_optional(
-                "SELECT COUNT(*) FROM conversations WHERE queue_id = $1 AND status IN ('waiting', 'offered')
-                   AND (priority > $2 OR (priority = $2 AND (front_at < $3 OR (front_at = $3 AND id < $4))))",
-                |q| {
-                    q.bind(c.queue_id.to_string())
-                        .bind(c.priority as i64)
-                        .bind(c.front_at.0)
-                        .bind(c.id.to_string())
-                },
-            )
-            .await?;
-        Ok(row
-            .map(|r| r.try_get::<i64, _>(0))
-            .transpose()?
-            .unwrap_or(0) as u64)
-    }
-
     /// Conversations still in line (waiting or offered) in a queue, in line order.
     pub async fn queued_in(&self, queue: QueueId) -> Result<Vec<ConversationId>> {
         let rows = self
