@@ -218,17 +218,16 @@ impl Engine {
         Ok(Outcome::Done { seq: None })
     }
 
-    /// A command's outcome, unless it was a repeat: a refusal or a no-op may only mean that
-    /// the first try already did it, and then the first answer is the answer.
+    /// A command's outcome, unless it was a repeat: a refusal may only mean that the first
+    /// try already did it, and then the first answer is the answer.
     pub(crate) async fn unless_repeat(
         &self,
         client: Option<&ClientId>,
         outcome: Result<Outcome, EngineError>,
     ) -> Result<Outcome, EngineError> {
-        let may_be_repeat = match &outcome {
-            Ok(Outcome::Done { seq: None }) | Err(EngineError::Domain(_)) => client.is_some(),
-            _ => false,
-        };
+        // (A no-op is recorded under its id, and a taken id surfaces as a lost race: only a
+        // refusal needs the lookup.)
+        let may_be_repeat = matches!(outcome, Err(EngineError::Domain(_))) && client.is_some();
         if may_be_repeat {
             if let Some(replayed) = self.replay(client).await? {
                 return Ok(replayed);

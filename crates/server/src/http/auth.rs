@@ -10,7 +10,6 @@ use switchboard_core::config::{Account, Role};
 /// A signed-in account (any role).
 pub struct Authed {
     pub account: Account,
-    pub token_hash: String,
 }
 
 impl Authed {
@@ -42,7 +41,7 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
 pub async fn account_for_token(
     engine: &SharedEngine,
     token: &str,
-) -> Result<Option<(Account, String)>, ApiError> {
+) -> Result<Option<Account>, ApiError> {
     if !token.starts_with("sbs_") {
         return Ok(None);
     }
@@ -50,7 +49,7 @@ pub async fn account_for_token(
     let Some(agent) = engine.store.session_agent(&hash, engine.now()).await? else {
         return Ok(None);
     };
-    Ok(engine.store.account(agent).await?.map(|a| (a, hash)))
+    Ok(engine.store.account(agent).await?)
 }
 
 impl FromRequestParts<SharedEngine> for Authed {
@@ -61,12 +60,9 @@ impl FromRequestParts<SharedEngine> for Authed {
         engine: &SharedEngine,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
-        let (account, token_hash) = account_for_token(engine, token)
+        let account = account_for_token(engine, token)
             .await?
             .ok_or_else(ApiError::unauthorized)?;
-        Ok(Authed {
-            account,
-            token_hash,
-        })
+        Ok(Authed { account })
     }
 }

@@ -49,7 +49,7 @@ pub async fn upgrade(State(engine): State<SharedEngine>, ws: WebSocketUpgrade) -
                 return;
             }
         };
-        let (account, _token_hash) = match account_for_token(&engine, &token).await {
+        let account = match account_for_token(&engine, &token).await {
             Ok(Some(found)) => found,
             Ok(None) => {
                 socket
