@@ -37,17 +37,9 @@ const KNOWN: &[&str] = &[
 pub async fn upgrade(State(engine): State<SharedEngine>, ws: WebSocketUpgrade) -> Response {
     configure(ws).on_upgrade(move |socket| async move {
         let mut socket = Socket::new(socket);
-        let Some(hello) = read_hello(&mut socket, KNOWN).await else {
+        let Some(AgentCommandFrame::Hello { token, resume }) = read_hello(&mut socket, KNOWN).await
+        else {
             return;
-        };
-        let (token, resume) = match parse_frame::<AgentCommandFrame>(hello) {
-            Ok(AgentCommandFrame::Hello { token, resume }) => (token, resume),
-            Ok(_) => return,
-            Err(e) => {
-                socket.send_error(None, "invalid_command", e).await;
-                socket.close(CLOSE_HELLO, "bad hello").await;
-                return;
-            }
         };
         let account = match account_for_token(&engine, &token).await {
             Ok(Some(found)) => found,

@@ -21,17 +21,10 @@ const POSITION_EVERY: Duration = Duration::from_secs(5);
 pub async fn upgrade(State(engine): State<SharedEngine>, ws: WebSocketUpgrade) -> Response {
     configure(ws).on_upgrade(move |socket| async move {
         let mut socket = Socket::new(socket);
-        let Some(hello) = read_hello(&mut socket, KNOWN).await else {
+        let Some(CustomerCommandFrame::Hello { token, last_seq }) =
+            read_hello(&mut socket, KNOWN).await
+        else {
             return;
-        };
-        let (token, last_seq) = match parse_frame::<CustomerCommandFrame>(hello) {
-            Ok(CustomerCommandFrame::Hello { token, last_seq }) => (token, last_seq),
-            Ok(_) => return,
-            Err(e) => {
-                socket.send_error(None, "invalid_command", e).await;
-                socket.close(CLOSE_HELLO, "bad hello").await;
-                return;
-            }
         };
         let found = if token.starts_with("sbc_") {
             match engine

@@ -309,8 +309,21 @@ pub async fn store_unavailable(socket: &mut Socket) {
     socket.close(CLOSE_TRY_AGAIN, "try again").await;
 }
 
-/// Waits for the `hello` frame.
-pub async fn read_hello(socket: &mut Socket, known: &[&str]) -> Option<serde_json::Value> {
+/// Waits for the `hello` frame and parses it as this socket's frame type; a `hello` that does
+/// not parse is answered and the socket closed.
+pub async fn read_hello<T: DeserializeOwned>(socket: &mut Socket, known: &[&str]) -> Option<T> {
+    let hello = wait_hello(socket, known).await?;
+    match parse_frame::<T>(hello) {
+        Ok(frame) => Some(frame),
+        Err(e) => {
+            socket.send_error(None, "invalid_command", e).await;
+            socket.close(CLOSE_HELLO, "bad hello").await;
+            None
+        }
+    }
+}
+
+async fn wait_hello(socket: &mut Socket, known: &[&str]) -> Option<serde_json::Value> {
     // One deadline for the whole wait: pings do not keep an unauthenticated socket open.
     let deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
     loop {
