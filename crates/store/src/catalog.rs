@@ -1,10 +1,9 @@
 //! Configuration entities (assets, queues, idle codes, wrap-up reasons, templates), the
 //! desktop profile, and agents' accounts.
 
-use crate::db::map_unique;
+use crate::db::{DbError, Params, Row, Step};
 use crate::{Result, Store, StoreError};
 use serde::{de::DeserializeOwned, Serialize};
-use sqlx::Row;
 use switchboard_core::config::{Account, DesktopProfile, Queue, Role};
 use switchboard_core::{Agent, AgentId, QueueId, Timestamp};
 
@@ -41,20 +40,12 @@ impl Store {
         value: &T,
     ) -> Result<()> {
         let body = serde_json::to_string(value).map_err(StoreError::corrupt)?;
-        let mut tx = self.write.begin().await?;
-        let sql = self.sql(
+        self.execute(
             "INSERT INTO catalog (kind, id, name, body) VALUES ($1, $2, $3, $4)
              ON CONFLICT (kind, id) DO UPDATE SET name = excluded.name, body = excluded.body",
-        );
-        sqlx::query(&sql)
-            .bind(kind.as_str())
-            .bind(id)
-            .bind(name)
-            .bind(body)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_unique)?;
-        tx.commit().await?;
+            |q| q.bind(kind.as_str()).bind(id).bind(name).bind(body),
+        )
+        .await?;
         Ok(())
     }
 
@@ -70,7 +61,7 @@ impl Store {
                 |q| q.bind(kind.as_str()).bind(id.to_string()),
             )
             .await?;
-        row.map(|r| parse(&r.try_get::<String, _>(0)?)).transpose()
+        row.map(|r| parse(&r.try_get::<String>(0)?)).transpose()
     }
 
     /// A live entry by its name.
@@ -85,7 +76,7 @@ impl Store {
                 |q| q.bind(kind.as_str()).bind(name.to_string()),
             )
             .await?;
-        row.map(|r| parse(&r.try_get::<String, _>(0)?)).transpose()
+        row.map(|r| parse(&r.try_get::<String>(0)?)).transpose()
     }
 
     /// Every live entry of a kind, by name.
@@ -97,7 +88,7 @@ impl Store {
             )
             .await?;
         rows.iter()
-            .map(|r| parse(&r.try_get::<String, _>(0)?))
+            .map(|r| parse(&r.try_get::<String>(0)?))
             .collect()
     }
 
@@ -115,34 +106,29 @@ impl Store {
     /// Saves a queue and its membership in one transaction.
     pub async fn put_queue(&self, queue: &Queue) -> Result<()> {
         let body = serde_json::to_string(queue).map_err(StoreError::corrupt)?;
-        let mut tx = self.write.begin().await?;
-        let sql = self.sql(
-            "INSERT INTO catalog (kind, id, name, body) VALUES ('queue', $1, $2, $3)
-             ON CONFLICT (kind, id) DO UPDATE SET name = excluded.name, body = excluded.body",
-        );
-        sqlx::query(&sql)
-            .bind(queue.id.to_string())
-            .bind(queue.name.clone())
-            .bind(body)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_unique)?;
-        let sql = self.sql("DELETE FROM queue_agents WHERE queue_id = $1");
-        sqlx::query(&sql)
-            .bind(queue.id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        let sql = self.sql(
-            "INSERT INTO queue_agents (queue_id, agent_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        );
+        let mut steps = vec![
+            Step::new(
+                "INSERT INTO catalog (kind, id, name, body) VALUES ('queue', $1, $2, $3)
+                 ON CONFLICT (kind, id) DO UPDATE SET name = excluded.name, body = excluded.body",
+                Params::default()
+                    .bind(queue.id.to_string())
+                    .bind(&queue.name)
+                    .bind(body),
+            ),
+            Step::new(
+                "DELETE FROM queue_agents WHERE queue_id = $1",
+                Params::default().bind(queue.id.to_string()),
+            ),
+        ];
         for agent in &queue.agent_ids {
-            sqlx::query(&sql)
-                .bind(queue.id.to_string())
-                .bind(agent.to_string())
-                .execute(&mut *tx)
-                .await?;
+            steps.push(Step::new(
+                "INSERT INTO queue_agents (queue_id, agent_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                Params::default()
+                    .bind(queue.id.to_string())
+                    .bind(agent.to_string()),
+            ));
         }
-        tx.commit().await?;
+        self.write(steps).await.map_err(DbError::taken)?;
         Ok(())
     }
 
@@ -167,11 +153,7 @@ impl Store {
             )
             .await?;
         rows.iter()
-            .map(|r| {
-                r.try_get::<String, _>(0)?
-                    .parse()
-                    .map_err(StoreError::corrupt)
-            })
+            .map(|r| r.try_get::<String>(0)?.parse().map_err(StoreError::corrupt))
             .collect()
     }
 
@@ -183,7 +165,7 @@ impl Store {
             )
             .await?;
         match row {
-            Some(r) => parse(&r.try_get::<String, _>(0)?),
+            Some(r) => parse(&r.try_get::<String>(0)?),
             None => Ok(DesktopProfile::default()),
         }
     }
@@ -280,22 +262,22 @@ impl Store {
                 |q| q.bind(email.trim().to_lowercase()),
             )
             .await?;
-        row.map(|r| Ok((account_from_row(&r)?, r.try_get::<String, _>(5)?)))
+        row.map(|r| Ok((account_from_row(&r)?, r.try_get::<String>(5)?)))
             .transpose()
     }
 }
 
-fn account_from_row(r: &sqlx::any::AnyRow) -> Result<Account> {
+fn account_from_row(r: &Row) -> Result<Account> {
     Ok(Account {
         id: r
-            .try_get::<String, _>(0)?
+            .try_get::<String>(0)?
             .parse()
             .map_err(StoreError::corrupt)?,
         email: r.try_get(1)?,
         name: r.try_get(2)?,
-        role: Role::parse(&r.try_get::<String, _>(3)?)
+        role: Role::parse(&r.try_get::<String>(3)?)
             .ok_or_else(|| StoreError::Corrupt("unknown role".into()))?,
-        capacity: r.try_get::<i64, _>(4)? as u32,
+        capacity: r.try_get::<i64>(4)? as u32,
     })
 }
 

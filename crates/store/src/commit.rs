@@ -1,7 +1,7 @@
 //! The one way state changes: a commit of decided events with the snapshots they produce,
 //! guarded by the versions the decision was made from.
 
-use crate::db::is_retryable;
+use crate::db::{DbError, Params, Step};
 use crate::{Result, Store, StoreError};
 use switchboard_core::{Agent, AgentEvent, Conversation, ConversationEvent, Presence, Timestamp};
 
@@ -69,158 +69,125 @@ impl Store {
     /// Writes the commit in one transaction, or nothing. `Conflict` if any snapshot changed
     /// since it was read, or the command id was taken meanwhile (the caller then looks it up).
     ///
-    /// On SQLite, commits are grouped: one writer takes every commit waiting, writes each
-    /// under its own savepoint (a commit that loses a race is rolled back alone) and makes
-    /// them durable with one transaction — one fsync for many commits (see `group.rs`).
+    /// On SQLite, commits are grouped: the writer takes every write waiting, runs each under
+    /// its own savepoint (a commit that loses a race is undone alone) and makes them durable
+    /// with one transaction — one fsync for many commits (see `sqlite.rs`).
     pub async fn commit(&self, commit: &mut Commit) -> Result<()> {
         // A fixed lock order (agents by id, then the conversation) keeps two writers on
         // PostgreSQL from deadlocking on each other.
         commit.agents.sort_by_key(|a| a.state.id);
-        if let Some(group) = &self.group {
-            return group.commit(commit).await;
-        }
-        let result = async {
-            let mut tx = self.write.begin().await?;
-            self.write_commit(&mut tx, commit).await?;
-            tx.commit().await?;
-            Ok(())
-        }
-        .await;
-        settle(result)
-    }
-
-    /// The statements of one commit, inside a transaction the caller owns.
-    pub(crate) async fn write_commit(
-        &self,
-        tx: &mut sqlx::AnyConnection,
-        commit: &Commit,
-    ) -> Result<()> {
-        if let Some(cmd) = &commit.command {
-            // First, so that on SQLite the transaction takes the write lock at once.
-            let sql = self.sql(
-                "INSERT INTO commands (scope, client_id, fingerprint, response, at)
-                 VALUES ($1, $2, $3, $4, $5)",
-            );
-            sqlx::query(&sql)
-                .bind(cmd.scope.clone())
-                .bind(cmd.client_id.clone())
-                .bind(cmd.fingerprint.clone())
-                .bind(cmd.response.clone())
-                .bind(commit.now.0)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for a in &commit.agents {
-            let s = &a.state;
-            let state = serde_json::to_string(s).map_err(StoreError::corrupt)?;
-            let sql = self.sql(
-                "UPDATE agents SET version = version + 1, state = $1, presence = $2, connected = $3,
-                    has_offer = $4, load = $5, capacity = $6, open_chats = $7, free_since = $8,
-                    deadline_at = $9
-                 WHERE id = $10 AND version = $11",
-            );
-            let done = sqlx::query(&sql)
-                .bind(state)
-                .bind(presence_name(&s.presence))
-                .bind(s.is_connected() as i64)
-                .bind(s.offer.is_some() as i64)
-                .bind(s.load() as i64)
-                .bind(s.capacity as i64)
-                .bind(s.chats.len() as i64)
-                .bind(s.free_since.0)
-                .bind(a.deadline.map(|t| t.0))
-                .bind(s.id.to_string())
-                .bind(a.expected_version)
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() != 1 {
-                return Err(StoreError::Conflict);
-            }
-            let sql = self
-                .sql("INSERT INTO agent_events (agent_id, seq, at, body) VALUES ($1, $2, $3, $4)");
-            for (seq, at, event) in &a.events {
-                sqlx::query(&sql)
-                    .bind(s.id.to_string())
-                    .bind(*seq as i64)
-                    .bind(at.0)
-                    .bind(serde_json::to_string(event).map_err(StoreError::corrupt)?)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        if let Some(c) = &commit.conversation {
-            let s = &c.state;
-            let state = serde_json::to_string(s).map_err(StoreError::corrupt)?;
-            match c.expected_head {
-                None => {
-                    let sql = self.sql(
-                        "INSERT INTO conversations (id, asset_id, queue_id, status, head_seq, state,
-                            priority, front_at, arrived_at, token_hash, identity, deadline_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                    );
-                    sqlx::query(&sql)
-                        .bind(s.id.to_string())
-                        .bind(s.asset_id.to_string())
-                        .bind(s.queue_id.to_string())
-                        .bind(s.status.name())
-                        .bind(s.head_seq as i64)
-                        .bind(state)
-                        .bind(s.priority as i64)
-                        .bind(s.front_at.0)
-                        .bind(s.arrived_at.0)
-                        .bind(c.token_hash.clone().unwrap_or_else(|| s.id.to_string()))
-                        .bind(s.customer.identity.clone())
-                        .bind(c.deadline.map(|t| t.0))
-                        .bind(commit.now.0)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Some(expected) => {
-                    let sql = self.sql(
-                        "UPDATE conversations SET queue_id = $1, status = $2, head_seq = $3, state = $4,
-                            priority = $5, front_at = $6, deadline_at = $7, updated_at = $8
-                         WHERE id = $9 AND head_seq = $10",
-                    );
-                    let done = sqlx::query(&sql)
-                        .bind(s.queue_id.to_string())
-                        .bind(s.status.name())
-                        .bind(s.head_seq as i64)
-                        .bind(state)
-                        .bind(s.priority as i64)
-                        .bind(s.front_at.0)
-                        .bind(c.deadline.map(|t| t.0))
-                        .bind(commit.now.0)
-                        .bind(s.id.to_string())
-                        .bind(expected as i64)
-                        .execute(&mut *tx)
-                        .await?;
-                    if done.rows_affected() != 1 {
-                        return Err(StoreError::Conflict);
-                    }
-                }
-            }
-            let sql = self.sql(
-                "INSERT INTO events (conversation_id, seq, at, kind, body) VALUES ($1, $2, $3, $4, $5)",
-            );
-            for (seq, at, event) in &c.events {
-                sqlx::query(&sql)
-                    .bind(s.id.to_string())
-                    .bind(*seq as i64)
-                    .bind(at.0)
-                    .bind(event.kind())
-                    .bind(serde_json::to_string(event).map_err(StoreError::corrupt)?)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
+        let steps = steps(commit)?;
+        self.write(steps).await.map_err(DbError::settle)?;
         Ok(())
     }
 }
 
-/// A lost race (or a busy database) is a `Conflict` the caller retries.
-pub(crate) fn settle(result: Result<()>) -> Result<()> {
-    match result {
-        Err(StoreError::Database(e)) if is_retryable(&e) => Err(StoreError::Conflict),
-        other => other,
+/// The statements of one commit.
+fn steps(commit: &Commit) -> Result<Vec<Step>> {
+    let mut steps = Vec::new();
+    if let Some(cmd) = &commit.command {
+        // First, so that the transaction takes the write lock at once.
+        steps.push(Step::new(
+            "INSERT INTO commands (scope, client_id, fingerprint, response, at)
+             VALUES ($1, $2, $3, $4, $5)",
+            Params::default()
+                .bind(&cmd.scope)
+                .bind(&cmd.client_id)
+                .bind(&cmd.fingerprint)
+                .bind(&cmd.response)
+                .bind(commit.now.0),
+        ));
     }
+    for a in &commit.agents {
+        let s = &a.state;
+        steps.push(
+            Step::new(
+                "UPDATE agents SET version = version + 1, state = $1, presence = $2, connected = $3,
+                    has_offer = $4, load = $5, capacity = $6, open_chats = $7, free_since = $8,
+                    deadline_at = $9
+                 WHERE id = $10 AND version = $11",
+                Params::default()
+                    .bind(to_json(s)?)
+                    .bind(presence_name(&s.presence))
+                    .bind(s.is_connected() as i64)
+                    .bind(s.offer.is_some() as i64)
+                    .bind(s.load() as i64)
+                    .bind(s.capacity as i64)
+                    .bind(s.chats.len() as i64)
+                    .bind(s.free_since.0)
+                    .bind(a.deadline.map(|t| t.0))
+                    .bind(s.id.to_string())
+                    .bind(a.expected_version),
+            )
+            .expect_one(),
+        );
+        for (seq, at, event) in &a.events {
+            steps.push(Step::new(
+                "INSERT INTO agent_events (agent_id, seq, at, body) VALUES ($1, $2, $3, $4)",
+                Params::default()
+                    .bind(s.id.to_string())
+                    .bind(*seq as i64)
+                    .bind(at.0)
+                    .bind(to_json(event)?),
+            ));
+        }
+    }
+    if let Some(c) = &commit.conversation {
+        let s = &c.state;
+        let state = to_json(s)?;
+        steps.push(match c.expected_head {
+            None => Step::new(
+                "INSERT INTO conversations (id, asset_id, queue_id, status, head_seq, state,
+                    priority, front_at, arrived_at, token_hash, identity, deadline_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                Params::default()
+                    .bind(s.id.to_string())
+                    .bind(s.asset_id.to_string())
+                    .bind(s.queue_id.to_string())
+                    .bind(s.status.name())
+                    .bind(s.head_seq as i64)
+                    .bind(state)
+                    .bind(s.priority as i64)
+                    .bind(s.front_at.0)
+                    .bind(s.arrived_at.0)
+                    .bind(c.token_hash.clone().unwrap_or_else(|| s.id.to_string()))
+                    .bind(s.customer.identity.clone())
+                    .bind(c.deadline.map(|t| t.0))
+                    .bind(commit.now.0),
+            ),
+            Some(expected) => Step::new(
+                "UPDATE conversations SET queue_id = $1, status = $2, head_seq = $3, state = $4,
+                    priority = $5, front_at = $6, deadline_at = $7, updated_at = $8
+                 WHERE id = $9 AND head_seq = $10",
+                Params::default()
+                    .bind(s.queue_id.to_string())
+                    .bind(s.status.name())
+                    .bind(s.head_seq as i64)
+                    .bind(state)
+                    .bind(s.priority as i64)
+                    .bind(s.front_at.0)
+                    .bind(c.deadline.map(|t| t.0))
+                    .bind(commit.now.0)
+                    .bind(s.id.to_string())
+                    .bind(expected as i64),
+            )
+            .expect_one(),
+        });
+        for (seq, at, event) in &c.events {
+            steps.push(Step::new(
+                "INSERT INTO events (conversation_id, seq, at, kind, body) VALUES ($1, $2, $3, $4, $5)",
+                Params::default()
+                    .bind(s.id.to_string())
+                    .bind(*seq as i64)
+                    .bind(at.0)
+                    .bind(event.kind())
+                    .bind(to_json(event)?),
+            ));
+        }
+    }
+    Ok(steps)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(StoreError::corrupt)
 }

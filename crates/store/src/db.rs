@@ -1,9 +1,12 @@
-//! Connecting, dialects and the pools.
+//! Connecting, the two backends behind one SQL text, and the few operations the rest of the
+//! store is written in: read rows, write one statement, write several atomically.
+//!
+//! Statements are written once, in PostgreSQL's dialect with `$n` placeholders (SQLite reads
+//! them as `?n`), and their parameters and rows are plain [`Value`]s, so every query in the
+//! store serves both backends.
 
-use crate::{schema, Result, StoreError};
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor};
-use std::time::Duration;
+use crate::{postgres, sqlite, Result, StoreError};
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -14,68 +17,226 @@ pub enum Backend {
 /// A handle on the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    /// Writes go through here. On SQLite it has one connection: SQLite has one writer at a
-    /// time anyway, and queueing in the pool is cheaper than SQLITE_BUSY retries.
-    pub(crate) write: AnyPool,
-    /// Reads (on PostgreSQL the same pool as writes).
-    pub(crate) read: AnyPool,
     pub(crate) backend: Backend,
-    /// On SQLite, the group-commit writer (see `group.rs`).
-    pub(crate) group: Option<crate::group::Group>,
+    db: Db,
+}
+
+#[derive(Clone)]
+enum Db {
+    /// Dedicated threads own the connections: one writer (group commit) and a few readers.
+    Sqlite(Arc<sqlite::Sqlite>),
+    Postgres(sqlx::PgPool),
+}
+
+/// A parameter or a column. NULLs carry their type: PostgreSQL must know what a parameter is
+/// even when it is NULL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Value {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(Some(v))
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(Some(v.to_string()))
+    }
+}
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::Text(Some(v.clone()))
+    }
+}
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        Value::Text(v)
+    }
+}
+
+/// The parameters of one statement, bound in order (`$1`, `$2`, …).
+#[derive(Default, Debug)]
+pub(crate) struct Params(pub(crate) Vec<Value>);
+
+impl Params {
+    pub(crate) fn bind(mut self, v: impl Into<Value>) -> Self {
+        self.0.push(v.into());
+        self
+    }
+}
+
+/// One row of a result, its columns in the order selected.
+#[derive(Debug)]
+pub(crate) struct Row(pub(crate) Vec<Value>);
+
+/// What a column can be read as.
+pub(crate) trait FromValue: Sized {
+    fn from_value(v: &Value) -> Option<Self>;
+}
+impl FromValue for i64 {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Int(Some(i)) => Some(*i),
+            _ => None,
+        }
+    }
+}
+impl FromValue for String {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Text(Some(s)) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            // A NULL read back from SQLite has no declared type: either kind is NULL.
+            Value::Int(None) | Value::Text(None) => Some(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+}
+
+impl Row {
+    pub(crate) fn try_get<T: FromValue>(&self, i: usize) -> Result<T> {
+        let v = self
+            .0
+            .get(i)
+            .ok_or_else(|| StoreError::Corrupt(format!("no column {i}")))?;
+        T::from_value(v).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "column {i} holds {v:?}, not a {}",
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+}
+
+/// One statement of an atomic write.
+#[derive(Debug)]
+pub(crate) struct Step {
+    pub(crate) sql: String,
+    pub(crate) params: Vec<Value>,
+    /// The write is a conditional update that must change exactly one row; otherwise the
+    /// whole write is undone and fails with `DbError::Conflict`.
+    pub(crate) expect_one: bool,
+}
+
+impl Step {
+    pub(crate) fn new(sql: impl Into<String>, params: Params) -> Step {
+        Step {
+            sql: sql.into(),
+            params: params.0,
+            expect_one: false,
+        }
+    }
+
+    pub(crate) fn expect_one(mut self) -> Step {
+        self.expect_one = true;
+        self
+    }
+}
+
+/// What went wrong in the database, in terms the store decides on.
+#[derive(Debug, Clone)]
+pub(crate) enum DbError {
+    /// A unique key was taken (the message names the constraint or its columns).
+    Unique(String),
+    /// A conditional update found its row changed.
+    Conflict,
+    /// A retry can cure it: busy, locked, a serialisation failure, a deadlock.
+    Retryable(String),
+    /// The store was closed, or its threads stopped.
+    Closed,
+    Other(String),
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbError::Unique(m) => write!(f, "unique key taken: {m}"),
+            DbError::Conflict => write!(f, "the row changed"),
+            DbError::Retryable(m) => write!(f, "busy: {m}"),
+            DbError::Closed => write!(f, "the store is closed"),
+            DbError::Other(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl DbError {
+    /// For writes that race by design (commits): a taken key or a busy database is a lost
+    /// race, which the caller decides again.
+    pub(crate) fn settle(self) -> StoreError {
+        match self {
+            DbError::Unique(_) | DbError::Conflict | DbError::Retryable(_) => StoreError::Conflict,
+            other => StoreError::Database(other.to_string()),
+        }
+    }
+
+    /// For writes of names and emails: a taken key is `Taken`, named by its column where
+    /// we can tell.
+    pub(crate) fn taken(self) -> StoreError {
+        match self {
+            DbError::Unique(msg) => {
+                let msg = msg.to_lowercase();
+                StoreError::Taken(if msg.contains("email") {
+                    "email"
+                } else if msg.contains("name") {
+                    "name"
+                } else {
+                    "key"
+                })
+            }
+            DbError::Conflict => StoreError::Conflict,
+            other => StoreError::Database(other.to_string()),
+        }
+    }
+}
+
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> Self {
+        e.taken()
+    }
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `url` — `sqlite://path/to/file.db` or
     /// `postgres://…` — and brings its schema up to date.
     pub async fn open(url: &str) -> Result<Store> {
-        sqlx::any::install_default_drivers();
-        let store = if url.starts_with("sqlite:") {
-            let url = if url.contains('?') {
-                url.to_string()
-            } else {
-                format!("{url}?mode=rwc")
-            };
-            let write = AnyPoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(30))
-                .after_connect(sqlite_setup)
-                .connect(&url)
-                .await?;
-            let read = AnyPoolOptions::new()
-                .max_connections(4)
-                .acquire_timeout(Duration::from_secs(30))
-                .after_connect(sqlite_setup)
-                .connect(&url)
-                .await?;
-            let mut store = Store {
-                write,
-                read,
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or(path).to_string();
+            let db = sqlite::Sqlite::open(path).await?;
+            Ok(Store {
                 backend: Backend::Sqlite,
-                group: None,
-            };
-            store.group = Some(crate::group::Group::start(store.clone()));
-            store
+                db: Db::Sqlite(Arc::new(db)),
+            })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let pool = AnyPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(30))
-                .after_connect(postgres_setup)
-                .connect(url)
-                .await?;
-            Store {
-                write: pool.clone(),
-                read: pool,
+            let pool = postgres::open(url).await?;
+            Ok(Store {
                 backend: Backend::Postgres,
-                group: None,
-            }
+                db: Db::Postgres(pool),
+            })
         } else {
-            return Err(StoreError::Corrupt(format!(
+            Err(StoreError::Corrupt(format!(
                 "unsupported database URL (use sqlite:// or postgres://): {}",
                 url.split('@').next_back().unwrap_or("")
-            )));
-        };
-        schema::migrate(&store).await?;
-        Ok(store)
+            )))
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -84,117 +245,71 @@ impl Store {
 
     /// Is the database reachable?
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.read).await?;
+        self.fetch_all("SELECT 1", |q| q).await?;
         Ok(())
     }
 
-    /// Waits for work in flight and closes every connection (a SQLite checkpoint runs as the
-    /// last connection closes).
+    /// Waits for the writes in flight and closes every connection (on SQLite a checkpoint
+    /// runs as the last connection closes).
     pub async fn close(&self) {
-        self.read.close().await;
-        self.write.close().await;
-    }
-
-    /// The statement in this backend's dialect: `$1` placeholders become `?1` on SQLite.
-    pub(crate) fn sql(&self, text: &str) -> String {
-        match self.backend {
-            Backend::Postgres => text.to_string(),
-            Backend::Sqlite => text.replace('$', "?"),
+        match &self.db {
+            Db::Sqlite(db) => db.close().await,
+            Db::Postgres(pool) => pool.close().await,
         }
     }
 
     pub(crate) async fn fetch_all(
         &self,
-        text: &str,
-        bind: impl FnOnce(Query<'_>) -> Query<'_>,
-    ) -> Result<Vec<AnyRow>> {
-        let sql = self.sql(text);
-        Ok(bind(sqlx::query(&sql)).fetch_all(&self.read).await?)
+        sql: &str,
+        bind: impl FnOnce(Params) -> Params,
+    ) -> Result<Vec<Row>> {
+        let params = bind(Params::default()).0;
+        let rows = match &self.db {
+            Db::Sqlite(db) => db.read(sql_for_sqlite(sql), params).await,
+            Db::Postgres(pool) => postgres::fetch_all(pool, sql, params).await,
+        };
+        rows.map_err(|e| StoreError::Database(e.to_string()))
     }
 
     pub(crate) async fn fetch_optional(
         &self,
-        text: &str,
-        bind: impl FnOnce(Query<'_>) -> Query<'_>,
-    ) -> Result<Option<AnyRow>> {
-        let sql = self.sql(text);
-        Ok(bind(sqlx::query(&sql)).fetch_optional(&self.read).await?)
+        sql: &str,
+        bind: impl FnOnce(Params) -> Params,
+    ) -> Result<Option<Row>> {
+        Ok(self.fetch_all(sql, bind).await?.into_iter().next())
     }
 
+    /// One statement, written (and durable) on its own; the rows it changed. A taken unique
+    /// key is `Taken`.
     pub(crate) async fn execute(
         &self,
-        text: &str,
-        bind: impl FnOnce(Query<'_>) -> Query<'_>,
+        sql: &str,
+        bind: impl FnOnce(Params) -> Params,
     ) -> Result<u64> {
-        let sql = self.sql(text);
-        let done = bind(sqlx::query(&sql))
-            .execute(&self.write)
-            .await
-            .map_err(map_unique)?;
-        Ok(done.rows_affected())
+        let step = Step::new(sql, bind(Params::default()));
+        let done = self.write(vec![step]).await.map_err(DbError::taken)?;
+        Ok(done.first().copied().unwrap_or(0))
     }
-}
 
-type SetupFuture<'c> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>>;
-
-fn sqlite_setup(
-    conn: &mut sqlx::AnyConnection,
-    _meta: sqlx::pool::PoolConnectionMetadata,
-) -> SetupFuture<'_> {
-    Box::pin(async move {
-        // WAL with synchronous=FULL: a committed transaction survives a power cut.
-        conn.execute(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-             PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
-        )
-        .await?;
-        Ok(())
-    })
-}
-
-fn postgres_setup(
-    conn: &mut sqlx::AnyConnection,
-    _meta: sqlx::pool::PoolConnectionMetadata,
-) -> SetupFuture<'_> {
-    Box::pin(async move {
-        // An acknowledged message survives a crash of the database server too, whatever
-        // the server's own default.
-        conn.execute("SET synchronous_commit = on").await?;
-        Ok(())
-    })
-}
-
-pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
-
-/// A unique-key violation, named by the column it is about where we can tell.
-pub(crate) fn map_unique(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.is_unique_violation() {
-            let msg = db.message().to_lowercase();
-            let what = if msg.contains("email") {
-                "email"
-            } else if msg.contains("name") {
-                "name"
-            } else {
-                "key"
-            };
-            return StoreError::Taken(what);
+    /// Several statements written atomically: all of them or none. The rows each changed.
+    pub(crate) async fn write(&self, steps: Vec<Step>) -> Result<Vec<u64>, DbError> {
+        match &self.db {
+            Db::Sqlite(db) => {
+                let steps = steps
+                    .into_iter()
+                    .map(|s| Step {
+                        sql: sql_for_sqlite(&s.sql),
+                        ..s
+                    })
+                    .collect();
+                db.write(steps).await
+            }
+            Db::Postgres(pool) => postgres::write(pool, steps).await,
         }
     }
-    StoreError::Database(e)
 }
 
-/// Is this error one a retry can cure (a lost race, a deadlock, a busy database)?
-pub(crate) fn is_retryable(e: &sqlx::Error) -> bool {
-    if let sqlx::Error::Database(db) = e {
-        if db.is_unique_violation() {
-            return true;
-        }
-        // PostgreSQL: serialization_failure, deadlock_detected. SQLite: busy, locked.
-        if let Some(code) = db.code() {
-            return matches!(code.as_ref(), "40001" | "40P01" | "5" | "6" | "517");
-        }
-    }
-    false
+/// `$n` placeholders become `?n`: SQLite's numbered parameters.
+fn sql_for_sqlite(sql: &str) -> String {
+    sql.replace('$', "?")
 }

@@ -1,6 +1,7 @@
 //! Switchboard's store: the event logs, the snapshots folded from them, configuration,
 //! sessions and idempotency records, on SQLite (the default, one file in a data folder) or
-//! PostgreSQL (for a cluster). One SQL text serves both through sqlx's `Any` driver.
+//! PostgreSQL (for a cluster). One SQL text serves both: SQLite through connections owned by
+//! dedicated threads (`sqlite.rs`), PostgreSQL through a sqlx pool (`postgres.rs`).
 //!
 //! Every decision two writers could race on is settled here, not in memory: a commit updates
 //! each snapshot only if its version is the one the decision was made from (a conditional
@@ -11,10 +12,11 @@
 mod catalog;
 mod commit;
 mod db;
-mod group;
 mod live;
+mod postgres;
 mod schema;
 mod sessions;
+mod sqlite;
 
 pub use catalog::CatalogKind;
 pub use commit::{AgentWrite, CommandRecord, Commit, ConversationWrite};
@@ -36,7 +38,7 @@ pub enum StoreError {
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(String),
 }
 
 impl StoreError {

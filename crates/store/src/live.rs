@@ -3,7 +3,6 @@
 
 use crate::catalog::parse;
 use crate::{Result, Store, StoreError};
-use sqlx::Row;
 use switchboard_core::{
     Agent, AgentEvent, AgentId, Conversation, ConversationEvent, ConversationId, QueueId, Timestamp,
 };
@@ -37,7 +36,7 @@ impl Store {
                 q.bind(cid.to_string())
             })
             .await?;
-        row.map(|r| parse(&r.try_get::<String, _>(0)?)).transpose()
+        row.map(|r| parse(&r.try_get::<String>(0)?)).transpose()
     }
 
     /// The conversation a customer's token (hashed) opens.
@@ -47,7 +46,7 @@ impl Store {
                 q.bind(token_hash.to_string())
             })
             .await?;
-        row.map(|r| id(r.try_get::<String, _>(0)?)).transpose()
+        row.map(|r| id(r.try_get::<String>(0)?)).transpose()
     }
 
     /// Events of a conversation with `seq > after`, in order, at most `limit`.
@@ -71,9 +70,9 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok(StoredEvent {
-                    seq: r.try_get::<i64, _>(0)? as u64,
+                    seq: r.try_get::<i64>(0)? as u64,
                     at: Timestamp(r.try_get(1)?),
-                    event: parse(&r.try_get::<String, _>(2)?)?,
+                    event: parse(&r.try_get::<String>(2)?)?,
                 })
             })
             .collect()
@@ -88,7 +87,7 @@ impl Store {
         row.map(|r| {
             Ok(AgentRow {
                 version: r.try_get(0)?,
-                state: parse(&r.try_get::<String, _>(1)?)?,
+                state: parse(&r.try_get::<String>(1)?)?,
             })
         })
         .transpose()
@@ -109,9 +108,9 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok((
-                    r.try_get::<i64, _>(0)? as u64,
+                    r.try_get::<i64>(0)? as u64,
                     Timestamp(r.try_get(1)?),
-                    parse(&r.try_get::<String, _>(2)?)?,
+                    parse(&r.try_get::<String>(2)?)?,
                 ))
             })
             .collect()
@@ -139,7 +138,7 @@ impl Store {
                 q
             })
             .await?;
-        row.map(|r| id(r.try_get::<String, _>(0)?)).transpose()
+        row.map(|r| id(r.try_get::<String>(0)?)).transpose()
     }
 
     /// The agents of a queue who could take an offer now, best first (fewest open chats,
@@ -155,7 +154,7 @@ impl Store {
             )
             .await?;
         rows.into_iter()
-            .map(|r| id(r.try_get::<String, _>(0)?))
+            .map(|r| id(r.try_get::<String>(0)?))
             .collect()
     }
 
@@ -169,7 +168,7 @@ impl Store {
             )
             .await?;
         rows.into_iter()
-            .map(|r| id(r.try_get::<String, _>(0)?))
+            .map(|r| id(r.try_get::<String>(0)?))
             .collect()
     }
 
@@ -186,7 +185,7 @@ impl Store {
             )
             .await?;
         rows.into_iter()
-            .map(|r| id(r.try_get::<String, _>(0)?))
+            .map(|r| id(r.try_get::<String>(0)?))
             .collect()
     }
 
@@ -199,7 +198,7 @@ impl Store {
             )
             .await?;
         rows.into_iter()
-            .map(|r| id(r.try_get::<String, _>(0)?))
+            .map(|r| id(r.try_get::<String>(0)?))
             .collect()
     }
 
@@ -214,7 +213,7 @@ impl Store {
             )
             .await?;
         Ok(row
-            .map(|r| r.try_get::<Option<i64>, _>(0))
+            .map(|r| r.try_get::<Option<i64>>(0))
             .transpose()?
             .flatten()
             .map(Timestamp))
@@ -230,7 +229,7 @@ impl Store {
             )
             .await?;
         rows.into_iter()
-            .map(|r| id(r.try_get::<String, _>(0)?))
+            .map(|r| id(r.try_get::<String>(0)?))
             .collect()
     }
 
@@ -255,7 +254,7 @@ impl Store {
             )
             .await?;
         rows.iter()
-            .map(|r| parse(&r.try_get::<String, _>(0)?))
+            .map(|r| parse(&r.try_get::<String>(0)?))
             .collect()
     }
 
@@ -273,7 +272,7 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok((
-                    id(r.try_get::<String, _>(0)?)?,
+                    id(r.try_get::<String>(0)?)?,
                     r.try_get(1)?,
                     r.try_get(2)?,
                     r.try_get(3)?,
@@ -295,7 +294,7 @@ impl Store {
             )
             .await?;
         rows.into_iter()
-            .map(|r| id(r.try_get::<String, _>(0)?))
+            .map(|r| id(r.try_get::<String>(0)?))
             .collect()
     }
 
@@ -309,7 +308,7 @@ impl Store {
             )
             .await?;
         rows.into_iter()
-            .map(|r| id(r.try_get::<String, _>(0)?))
+            .map(|r| id(r.try_get::<String>(0)?))
             .collect()
     }
 
@@ -323,10 +322,7 @@ impl Store {
                 |q| q.bind(queue.to_string()),
             )
             .await?;
-        Ok(row
-            .map(|r| r.try_get::<i64, _>(0))
-            .transpose()?
-            .unwrap_or(0) as u64)
+        Ok(row.map(|r| r.try_get::<i64>(0)).transpose()?.unwrap_or(0) as u64)
     }
 
     /// Conversations that have a deadline (for recomputing them when the rules change).
@@ -338,7 +334,7 @@ impl Store {
             )
             .await?;
         rows.into_iter()
-            .map(|r| id(r.try_get::<String, _>(0)?))
+            .map(|r| id(r.try_get::<String>(0)?))
             .collect()
     }
 
@@ -354,7 +350,7 @@ impl Store {
             .map(|r| {
                 Ok(AgentRow {
                     version: r.try_get(0)?,
-                    state: parse(&r.try_get::<String, _>(1)?)?,
+                    state: parse(&r.try_get::<String>(1)?)?,
                 })
             })
             .collect()

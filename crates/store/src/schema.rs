@@ -1,10 +1,14 @@
 //! Migrations: numbered SQL files applied once each, in order, recorded in
 //! `schema_migrations`. The same text runs on SQLite and PostgreSQL.
 
-use crate::{Backend, Result, Store};
-use sqlx::Executor;
+use crate::db::DbError;
+use crate::Result;
+use sqlx::{Executor, PgPool};
 
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+
+const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
+     (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
 
 /// On PostgreSQL, nodes starting at once on a new database would race to create the same
 /// tables (and all but one fail): they take this advisory lock and migrate one at a time,
@@ -12,91 +16,97 @@ const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initia
 const PG_MIGRATION_LOCK: &str = "SELECT pg_advisory_lock(7305350107142361) IS NULL";
 const PG_MIGRATION_UNLOCK: &str = "SELECT pg_advisory_unlock(7305350107142361)";
 
-pub(crate) async fn migrate(store: &Store) -> Result<()> {
-    let mut conn = store.write.acquire().await?;
-    if store.backend != Backend::Postgres {
-        // On SQLite the whole check-and-apply runs under the write lock (BEGIN IMMEDIATE):
-        // stores opening a new file at once wait for each other (busy timeout) instead of
-        // racing to create the same tables.
-        conn.execute("BEGIN IMMEDIATE").await?;
-        let applied = apply(store, &mut conn, false).await;
-        let ended = conn
-            .execute(if applied.is_ok() {
-                "COMMIT"
-            } else {
-                "ROLLBACK"
-            })
-            .await;
-        applied?;
-        ended?;
-        return Ok(());
+/// The statements of a migration. Comment lines go before the text is cut at `;`: a
+/// comment may contain one.
+fn statements(text: &str) -> Vec<String> {
+    let text: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    text.split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// On SQLite the whole check-and-apply runs under the write lock (BEGIN IMMEDIATE): stores
+/// opening a new file at once wait for each other (busy timeout) instead of racing to
+/// create the same tables.
+pub(crate) fn migrate_sqlite(conn: &mut rusqlite::Connection) -> Result<(), DbError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(CREATE_LEDGER)?;
+    for (version, text) in MIGRATIONS {
+        let done: Option<i64> = tx
+            .query_row(
+                "SELECT version FROM schema_migrations WHERE version = ?1",
+                [version],
+                |r| r.get(0),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                other => Err(other),
+            })?;
+        if done.is_some() {
+            continue;
+        }
+        for statement in statements(text) {
+            tx.execute_batch(&statement)?;
+        }
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)",
+            [version],
+        )?;
     }
-    conn.execute(PG_MIGRATION_LOCK).await?;
-    let applied = apply(store, &mut conn, true).await;
-    // A session lock: released even when a migration failed, as the connection stays pooled.
-    let unlocked = conn.execute(PG_MIGRATION_UNLOCK).await;
-    applied?;
-    unlocked?;
+    tx.commit()?;
     Ok(())
 }
 
-/// Applies what is missing; `own_transactions`: each migration in a transaction of its own
-/// (otherwise the caller holds one around everything).
-async fn apply(
-    store: &Store,
-    conn: &mut sqlx::AnyConnection,
-    own_transactions: bool,
-) -> Result<()> {
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
-    )
-    .await?;
+pub(crate) async fn migrate_postgres(pool: &PgPool) -> Result<()> {
+    let mut conn = pool.acquire().await.map_err(DbError::from)?;
+    conn.execute(PG_MIGRATION_LOCK)
+        .await
+        .map_err(DbError::from)?;
+    let applied = apply_postgres(&mut conn).await;
+    // A session lock: released even when a migration failed, as the connection stays pooled.
+    let unlocked = conn.execute(PG_MIGRATION_UNLOCK).await;
+    applied?;
+    unlocked.map_err(DbError::from)?;
+    Ok(())
+}
+
+/// Applies what is missing, each migration in a transaction of its own.
+async fn apply_postgres(conn: &mut sqlx::PgConnection) -> Result<(), DbError> {
+    conn.execute(CREATE_LEDGER).await?;
     for (version, text) in MIGRATIONS {
-        let sql = store.sql("SELECT version FROM schema_migrations WHERE version = $1");
-        let done = sqlx::query(&sql)
+        let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
             .bind(*version)
             .fetch_optional(&mut *conn)
             .await?;
         if done.is_some() {
             continue;
         }
-        if own_transactions {
-            conn.execute("BEGIN").await?;
+        conn.execute("BEGIN").await?;
+        let written = async {
+            for statement in statements(text) {
+                conn.execute(statement.as_str()).await?;
+            }
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)")
+                .bind(*version)
+                .execute(&mut *conn)
+                .await?;
+            Ok::<_, DbError>(())
         }
-        let written = apply_one(store, conn, *version, text).await;
-        if own_transactions {
-            conn.execute(if written.is_ok() {
-                "COMMIT"
-            } else {
-                "ROLLBACK"
-            })
-            .await?;
-        }
+        .await;
+        conn.execute(if written.is_ok() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        })
+        .await?;
         written?;
     }
-    Ok(())
-}
-
-async fn apply_one(
-    store: &Store,
-    conn: &mut sqlx::AnyConnection,
-    version: i64,
-    text: &str,
-) -> Result<()> {
-    // Comment lines go before the text is cut at `;`: a comment may contain one.
-    let text: String = text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    for statement in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-        conn.execute(statement).await?;
-    }
-    let sql = store.sql("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)");
-    sqlx::query(&sql)
-        .bind(version)
-        .bind(0_i64)
-        .execute(&mut *conn)
-        .await?;
     Ok(())
 }

@@ -1,7 +1,6 @@
 //! Sign-in sessions, idempotency records, and which node holds which connection.
 
 use crate::{Result, Store, StoreError};
-use sqlx::Row;
 use switchboard_core::{AgentId, Timestamp};
 
 impl Store {
@@ -33,12 +32,8 @@ impl Store {
                 |q| q.bind(token_hash.to_string()).bind(now.0),
             )
             .await?;
-        row.map(|r| {
-            r.try_get::<String, _>(0)?
-                .parse()
-                .map_err(StoreError::corrupt)
-        })
-        .transpose()
+        row.map(|r| r.try_get::<String>(0)?.parse().map_err(StoreError::corrupt))
+            .transpose()
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {

@@ -1,12 +1,12 @@
 //! Raw durable SQLite: what one acknowledged chat message writes in Switchboard — a command
 //! row (idempotency), an event row and the conversation's snapshot update — as one
-//! transaction in WAL mode with `synchronous=FULL`, on one connection, back to back. Then the
+//! transaction in WAL mode with `synchronous=FULL`, on one connection, back to back, with
+//! prepared statements (rusqlite, as the server's writer). Then the
 //! same rows 64 messages to a transaction: what group commit could reach.
 
 use crate::stats::{summarise, Summary};
+use rusqlite::{params, Connection};
 use serde::Serialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{Connection, Executor, SqliteConnection};
 use std::time::{Duration, Instant};
 
 /// Sizes of the rows, close to what the server writes for a chat message.
@@ -36,61 +36,55 @@ CREATE TABLE conversations (id TEXT PRIMARY KEY, head_seq BIGINT NOT NULL, state
 
 const CONVERSATIONS: usize = 200;
 
-async fn write_message(
-    conn: &mut SqliteConnection,
+fn write_message(
+    conn: &Connection,
     n: u64,
     heads: &mut [i64],
     state: &str,
     body: &str,
-) -> sqlx::Result<()> {
+) -> rusqlite::Result<()> {
     let c = (n as usize) % CONVERSATIONS;
     let cid = format!("conversation-{c:08}");
     heads[c] += 1;
     let seq = heads[c];
-    sqlx::query("INSERT INTO commands VALUES (?1, ?2, ?3, ?4, ?5)")
-        .bind(format!("customer:{cid}"))
-        .bind(format!("s{n}"))
-        .bind("f".repeat(64))
-        .bind(format!(r#"{{"type":"ack","id":"s{n}","seq":{seq}}}"#))
-        .bind(n as i64)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("INSERT INTO events VALUES (?1, ?2, ?3, 'message', ?4)")
-        .bind(&cid)
-        .bind(seq)
-        .bind(n as i64)
-        .bind(body)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query(
-        "UPDATE conversations SET head_seq = ?1, state = ?2, updated_at = ?3
-         WHERE id = ?4 AND head_seq = ?5",
-    )
-    .bind(seq)
-    .bind(state)
-    .bind(n as i64)
-    .bind(&cid)
-    .bind(seq - 1)
-    .execute(&mut *conn)
-    .await?;
+    conn.prepare_cached("INSERT INTO commands VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![
+            format!("customer:{cid}"),
+            format!("s{n}"),
+            "f".repeat(64),
+            format!(r#"{{"type":"ack","id":"s{n}","seq":{seq}}}"#),
+            n as i64
+        ])?;
+    conn.prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3, 'message', ?4)")?
+        .execute(params![&cid, seq, n as i64, body])?;
+    let changed = conn
+        .prepare_cached(
+            "UPDATE conversations SET head_seq = ?1, state = ?2, updated_at = ?3
+             WHERE id = ?4 AND head_seq = ?5",
+        )?
+        .execute(params![seq, state, n as i64, &cid, seq - 1])?;
+    assert_eq!(
+        changed, 1,
+        "the baseline's conditional update matched its row"
+    );
     Ok(())
 }
 
 pub async fn run(secs: Duration) -> anyhow::Result<SqliteBaseline> {
+    tokio::task::spawn_blocking(move || measure(secs)).await?
+}
+
+fn measure(secs: Duration) -> anyhow::Result<SqliteBaseline> {
     let dir = std::env::temp_dir().join(format!("sb-bench-sqlite-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir)?;
-    let opts = SqliteConnectOptions::new()
-        .filename(dir.join("baseline.db"))
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full);
-    let mut conn = SqliteConnection::connect_with(&opts).await?;
-    conn.execute(SCHEMA).await?;
+    let conn = Connection::open(dir.join("baseline.db"))?;
+    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")?;
+    conn.execute_batch(SCHEMA)?;
     for c in 0..CONVERSATIONS {
-        sqlx::query("INSERT INTO conversations VALUES (?1, 0, '{}', 0)")
-            .bind(format!("conversation-{c:08}"))
-            .execute(&mut conn)
-            .await?;
+        conn.execute(
+            "INSERT INTO conversations VALUES (?1, 0, '{}', 0)",
+            [format!("conversation-{c:08}")],
+        )?;
     }
     let state = format!(r#"{{"snapshot":"{}"}}"#, "x".repeat(STATE_BYTES));
     let body = format!(
@@ -104,9 +98,9 @@ pub async fn run(secs: Duration) -> anyhow::Result<SqliteBaseline> {
     let start = Instant::now();
     while start.elapsed() < secs {
         let t = Instant::now();
-        let mut tx = conn.begin().await?;
-        write_message(&mut tx, n, &mut heads, &state, &body).await?;
-        tx.commit().await?;
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        write_message(&conn, n, &mut heads, &state, &body)?;
+        conn.execute_batch("COMMIT")?;
         lat.push(t.elapsed().as_micros() as u32);
         n += 1;
     }
@@ -115,16 +109,16 @@ pub async fn run(secs: Duration) -> anyhow::Result<SqliteBaseline> {
     let mut grouped = 0u64;
     let start = Instant::now();
     while start.elapsed() < secs {
-        let mut tx = conn.begin().await?;
+        conn.execute_batch("BEGIN IMMEDIATE")?;
         for _ in 0..GROUP {
-            write_message(&mut tx, n, &mut heads, &state, &body).await?;
+            write_message(&conn, n, &mut heads, &state, &body)?;
             n += 1;
         }
-        tx.commit().await?;
+        conn.execute_batch("COMMIT")?;
         grouped += GROUP as u64;
     }
     let grouped_messages_per_s = grouped as f64 / start.elapsed().as_secs_f64();
-    conn.close().await?;
+    drop(conn);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(SqliteBaseline {
         commits_per_s,
