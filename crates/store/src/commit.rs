@@ -78,6 +78,14 @@ impl Store {
         commit.agents.sort_by_key(|a| a.state.id);
         let steps = steps(commit)?;
         self.write(steps).await.map_err(DbError::settle)?;
+        if let Some(cache) = &self.snapshots {
+            if let Some(c) = &commit.conversation {
+                cache.keep_conversation(&c.state);
+            }
+            for a in &commit.agents {
+                cache.keep_agent(a.expected_version + 1, &a.state);
+            }
+        }
         Ok(())
     }
 }

@@ -19,6 +19,8 @@ pub enum Backend {
 pub struct Store {
     pub(crate) backend: Backend,
     db: Db,
+    /// On SQLite, the last committed snapshots (see `snapshots.rs`).
+    pub(crate) snapshots: Option<Arc<crate::snapshots::Snapshots>>,
 }
 
 #[derive(Clone)]
@@ -224,12 +226,14 @@ impl Store {
             Ok(Store {
                 backend: Backend::Sqlite,
                 db: Db::Sqlite(Arc::new(db)),
+                snapshots: Some(Default::default()),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = postgres::open(url).await?;
             Ok(Store {
                 backend: Backend::Postgres,
                 db: Db::Postgres(pool),
+                snapshots: None,
             })
         } else {
             Err(StoreError::Corrupt(format!(

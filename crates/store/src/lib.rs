@@ -16,6 +16,7 @@ mod live;
 mod postgres;
 mod schema;
 mod sessions;
+mod snapshots;
 mod sqlite;
 
 pub use catalog::CatalogKind;

@@ -31,12 +31,20 @@ where
 
 impl Store {
     pub async fn conversation(&self, cid: ConversationId) -> Result<Option<Conversation>> {
+        if let Some(c) = self.snapshots.as_ref().and_then(|s| s.conversation(cid)) {
+            return Ok(Some(c));
+        }
         let row = self
             .fetch_optional("SELECT state FROM conversations WHERE id = $1", |q| {
                 q.bind(cid.to_string())
             })
             .await?;
-        row.map(|r| parse(&r.try_get::<String>(0)?)).transpose()
+        let found: Option<Conversation> =
+            row.map(|r| parse(&r.try_get::<String>(0)?)).transpose()?;
+        if let (Some(cache), Some(c)) = (&self.snapshots, &found) {
+            cache.keep_conversation(c);
+        }
+        Ok(found)
     }
 
     /// The conversation a customer's token (hashed) opens.
@@ -79,18 +87,26 @@ impl Store {
     }
 
     pub async fn agent(&self, aid: AgentId) -> Result<Option<AgentRow>> {
+        if let Some(a) = self.snapshots.as_ref().and_then(|s| s.agent(aid)) {
+            return Ok(Some(a));
+        }
         let row = self
             .fetch_optional("SELECT version, state FROM agents WHERE id = $1", |q| {
                 q.bind(aid.to_string())
             })
             .await?;
-        row.map(|r| {
-            Ok(AgentRow {
-                version: r.try_get(0)?,
-                state: parse(&r.try_get::<String>(1)?)?,
+        let found = row
+            .map(|r| {
+                Ok::<_, StoreError>(AgentRow {
+                    version: r.try_get(0)?,
+                    state: parse(&r.try_get::<String>(1)?)?,
+                })
             })
-        })
-        .transpose()
+            .transpose()?;
+        if let (Some(cache), Some(a)) = (&self.snapshots, &found) {
+            cache.keep_agent(a.version, &a.state);
+        }
+        Ok(found)
     }
 
     /// An agent's own log after `after`.

@@ -148,7 +148,7 @@ impl Engine {
             agents: agent_writes,
             command: client.map(|c| record(c, ack_json(&c.id, seq))),
         };
-        self.store.commit(&mut commit).await?;
+        self.commit(&mut commit).await?;
 
         let after = Arc::new(after);
         self.publish_conversation(&before, &after, numbered);
@@ -207,7 +207,7 @@ impl Engine {
             agents: vec![],
             command: None,
         };
-        self.store.commit(&mut commit).await?;
+        self.commit(&mut commit).await?;
         Ok(())
     }
 
@@ -255,6 +255,5 @@ impl Engine {
         if after.is_waiting() {
             self.route_queue(after.queue_id);
         }
-        self.timer_wake.notify_one();
     }
 }

@@ -16,7 +16,7 @@ use crate::clock::SharedClock;
 use crate::config::ConfigCache;
 use crate::hub::{Hub, Item, Topic};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use switchboard_core::decide::{agent_next_deadline, decide_agent, AgentCommand};
 use switchboard_core::*;
@@ -70,6 +70,9 @@ pub struct Engine {
     /// This process's id among the nodes sharing the database.
     pub node_id: String,
     timer_wake: Notify,
+    /// The deadline (ms) the timers sleep until; 0 while they are awake. A commit wakes
+    /// them only with a deadline sooner than this, not on every commit.
+    timers_asleep_until: AtomicI64,
     accepting: AtomicBool,
     /// Queues with a routing pass running (true: run another when it ends).
     routing: Mutex<HashMap<QueueId, bool>>,
@@ -106,6 +109,7 @@ impl Engine {
             hub: Arc::new(Hub::default()),
             node_id: uuid::Uuid::now_v7().to_string(),
             timer_wake: Notify::new(),
+            timers_asleep_until: AtomicI64::new(0),
             accepting: AtomicBool::new(true),
             routing: Mutex::new(HashMap::new()),
             bus: OnceLock::new(),
@@ -213,7 +217,7 @@ impl Engine {
                 agents: vec![],
                 command: Some(record(c, ack_json(&c.id, None))),
             };
-            self.store.commit(&mut commit).await?;
+            self.commit(&mut commit).await?;
         }
         Ok(Outcome::Done { seq: None })
     }
@@ -295,7 +299,7 @@ impl Engine {
                 }],
                 command: client.zip(response).map(|(c, r)| record(c, r)),
             };
-            match self.store.commit(&mut commit).await {
+            match self.commit(&mut commit).await {
                 Ok(()) => {
                     self.after_agent_change(&row.state, Arc::new(state), row.version + 1);
                     return Ok(Outcome::Done { seq: None });
@@ -341,7 +345,7 @@ impl Engine {
                 }],
                 command: None,
             };
-            match self.store.commit(&mut commit).await {
+            match self.commit(&mut commit).await {
                 Ok(()) => {
                     self.after_agent_change(&row.state, Arc::new(state), row.version + 1);
                     return Ok(());
@@ -370,7 +374,24 @@ impl Engine {
         if room_opened {
             self.route_agent(agent);
         }
-        self.timer_wake.notify_one();
+    }
+
+    /// Commits, then wakes the timers if the commit set a deadline sooner than the one they
+    /// sleep until.
+    pub(crate) async fn commit(&self, commit: &mut Commit) -> Result<(), StoreError> {
+        self.store.commit(commit).await?;
+        let soonest = commit
+            .conversation
+            .iter()
+            .filter_map(|c| c.deadline)
+            .chain(commit.agents.iter().filter_map(|a| a.deadline))
+            .min();
+        if let Some(at) = soonest {
+            if at.0 < self.timers_asleep_until.load(Ordering::SeqCst) {
+                self.timer_wake.notify_one();
+            }
+        }
+        Ok(())
     }
 }
 

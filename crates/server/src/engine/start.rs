@@ -190,7 +190,7 @@ impl Engine {
             agents: vec![],
             command: None,
         };
-        self.store.commit(&mut commit).await?;
+        self.commit(&mut commit).await?;
         let empty = state.clone();
         self.publish_conversation(&empty, &Arc::new(state), numbered);
         Ok(Started {

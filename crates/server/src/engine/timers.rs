@@ -20,6 +20,8 @@ impl Engine {
     pub async fn run_timers(self: Arc<Self>) {
         let mut last_housekeeping = Timestamp(0);
         while self.is_accepting() {
+            // Awake: any commit that sets a deadline wakes the loop again (see `commit`).
+            self.timers_asleep_until.store(0, Ordering::SeqCst);
             let next = match self.store.next_deadline().await {
                 Ok(n) => n,
                 Err(e) => {
@@ -27,22 +29,31 @@ impl Engine {
                     None
                 }
             };
-            if let Some(at) = next {
-                if at > self.now() {
-                    tokio::select! {
-                        _ = self.clock.sleep_until(at) => {}
-                        _ = self.timer_wake.notified() => {}
-                        _ = tokio::time::sleep(SCAN_EVERY) => {}
-                    }
-                }
-            } else {
-                tokio::select! {
-                    _ = self.timer_wake.notified() => {}
-                    _ = tokio::time::sleep(SCAN_EVERY) => {}
-                }
+            let mut woken = false;
+            if next.is_none_or(|at| at > self.now()) {
+                // Only a commit with a sooner deadline than `next` wakes the loop early; a
+                // notification sent since the read above is kept by `Notify` and wakes it
+                // at once.
+                let until = next.map_or(i64::MAX, |t| t.0);
+                self.timers_asleep_until.store(until, Ordering::SeqCst);
+                woken = match next {
+                    Some(at) => tokio::select! {
+                        _ = self.clock.sleep_until(at) => false,
+                        _ = self.timer_wake.notified() => true,
+                        _ = tokio::time::sleep(SCAN_EVERY) => false,
+                    },
+                    None => tokio::select! {
+                        _ = self.timer_wake.notified() => true,
+                        _ = tokio::time::sleep(SCAN_EVERY) => false,
+                    },
+                };
             }
             if !self.is_accepting() {
                 break;
+            }
+            if woken {
+                // A sooner deadline: read the next one again before acting on anything.
+                continue;
             }
             // A deadline whose command keeps failing stays in the past: pause rather than
             // spin on it.
@@ -201,7 +212,7 @@ impl Engine {
                 }],
                 command: None,
             };
-            let _ = self.store.commit(&mut commit).await;
+            let _ = self.commit(&mut commit).await;
         }
         Ok(())
     }

@@ -5,7 +5,7 @@ use super::*;
 use crate::auth::token_hash;
 use crate::bus::TopicName;
 use crate::engine::SharedEngine;
-use crate::hub::{typing_frame, Item, Topic};
+use crate::hub::{typing_frame, Item, Mailbox, Topic};
 use crate::wire::*;
 use axum::extract::State;
 use axum::response::Response;
@@ -50,11 +50,32 @@ pub async fn upgrade(State(engine): State<SharedEngine>, ws: WebSocketUpgrade) -
     })
 }
 
+/// The customer's place in line, told while the chat waits.
 struct Line {
-    queue: QueueId,
+    /// The queue whose line changes wake this connection: only while the chat is in line, so
+    /// that a busy queue's arrivals and offers do not wake every chat it has ever served.
+    following: Option<QueueId>,
     last_sent: Option<u64>,
     sent_at: Instant,
     dirty: bool,
+}
+
+impl Line {
+    /// Follows the chat's line as it now is (after an event), and marks the position to be
+    /// told again.
+    fn follow(&mut self, hub: &crate::hub::Hub, mailbox: &Arc<Mailbox>, chat: &Conversation) {
+        let wanted = chat.is_queued().then_some(chat.queue_id);
+        if wanted != self.following {
+            if let Some(q) = self.following {
+                hub.unsubscribe(Topic::Line(q), mailbox);
+            }
+            if let Some(q) = wanted {
+                hub.subscribe(Topic::Line(q), mailbox);
+            }
+            self.following = wanted;
+        }
+        self.dirty = true;
+    }
 }
 
 async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last_seq: u64) {
@@ -97,12 +118,13 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
     // A finished chat still opens (the widget shows its transcript), but is not "connected".
     let _ = connected;
     let mut line = Line {
-        queue: conversation.queue_id,
+        following: None,
         last_sent: None,
         sent_at: Instant::now() - POSITION_EVERY,
         dirty: false,
     };
-    engine.hub.subscribe(Topic::Line(line.queue), &mailbox);
+    line.follow(&engine.hub, &mailbox, &conversation);
+    line.dirty = false;
     let position = if conversation.is_queued() {
         Box::pin(engine.position(&conversation))
             .await
@@ -163,12 +185,7 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
                             };
                             cursor = pe.seq;
                             latest = pe.conversation.clone();
-                            if latest.queue_id != line.queue {
-                                engine.hub.unsubscribe(Topic::Line(line.queue), &mailbox);
-                                line.queue = latest.queue_id;
-                                engine.hub.subscribe(Topic::Line(line.queue), &mailbox);
-                            }
-                            line.dirty = true;
+                            line.follow(&engine.hub, &mailbox, &latest);
                         }
                     }
                     Item::LineChanged(_) => line.dirty = true,
@@ -200,12 +217,7 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
                         ok = Box::pin(send_range(&engine, &mut socket, cid, cursor, c.head_seq)).await;
                         cursor = c.head_seq;
                         latest = Arc::new(c);
-                        if latest.queue_id != line.queue {
-                            engine.hub.unsubscribe(Topic::Line(line.queue), &mailbox);
-                            line.queue = latest.queue_id;
-                            engine.hub.subscribe(Topic::Line(line.queue), &mailbox);
-                        }
-                        line.dirty = true;
+                        line.follow(&engine.hub, &mailbox, &latest);
                     }
                 }
             }
@@ -218,9 +230,9 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
             }
         }
     }
-    engine
-        .hub
-        .remove(&mailbox, &[Topic::Customer(cid), Topic::Line(line.queue)]);
+    let mut topics = vec![Topic::Customer(cid)];
+    topics.extend(line.following.map(Topic::Line));
+    engine.hub.remove(&mailbox, &topics);
     // While the node stops, commands are refused: the connection's row stays, and once this
     // node's heartbeat is stale another node (or this one restarted) disconnects it.
     if engine.is_accepting() {

@@ -1,0 +1,64 @@
+//! The last committed snapshot of each conversation and agent, kept in memory on SQLite.
+//!
+//! Every message is decided on its conversation's snapshot (and an agent's message on the
+//! agent's too); reading and parsing them from the database for each one was the largest
+//! share of the store's reads. On SQLite this process is the only writer, and every change
+//! to a snapshot is a commit that passes through here, so the cache is the database's own
+//! last state. It is never the judge of a race: commits stay conditional on the versions
+//! in the database, so even a stale entry could only cost a `Conflict` and a retry.
+//!
+//! Not used on PostgreSQL, where other nodes write the same rows.
+
+use crate::live::AgentRow;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use switchboard_core::{Agent, AgentId, Conversation, ConversationId};
+
+/// Entries kept of each kind; past this the cache starts again empty (reads then refill
+/// it with what is live).
+const CAPACITY: usize = 50_000;
+
+#[derive(Default)]
+pub(crate) struct Snapshots {
+    conversations: Mutex<HashMap<ConversationId, Arc<Conversation>>>,
+    agents: Mutex<HashMap<AgentId, (i64, Arc<Agent>)>>,
+}
+
+impl Snapshots {
+    pub(crate) fn conversation(&self, id: ConversationId) -> Option<Conversation> {
+        let map = self.conversations.lock().expect("cache lock");
+        map.get(&id).map(|c| (**c).clone())
+    }
+
+    /// Keeps `c` unless a later snapshot is there already: commits and reads racing to
+    /// fill the cache never move it backwards.
+    pub(crate) fn keep_conversation(&self, c: &Conversation) {
+        let mut map = self.conversations.lock().expect("cache lock");
+        if map.get(&c.id).is_some_and(|old| old.head_seq > c.head_seq) {
+            return;
+        }
+        if map.len() >= CAPACITY && !map.contains_key(&c.id) {
+            map.clear();
+        }
+        map.insert(c.id, Arc::new(c.clone()));
+    }
+
+    pub(crate) fn agent(&self, id: AgentId) -> Option<AgentRow> {
+        let map = self.agents.lock().expect("cache lock");
+        map.get(&id).map(|(version, a)| AgentRow {
+            version: *version,
+            state: (**a).clone(),
+        })
+    }
+
+    pub(crate) fn keep_agent(&self, version: i64, a: &Agent) {
+        let mut map = self.agents.lock().expect("cache lock");
+        if map.get(&a.id).is_some_and(|(old, _)| *old > version) {
+            return;
+        }
+        if map.len() >= CAPACITY && !map.contains_key(&a.id) {
+            map.clear();
+        }
+        map.insert(a.id, (version, Arc::new(a.clone())));
+    }
+}
