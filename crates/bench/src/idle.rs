@@ -31,46 +31,56 @@ impl IdleSet {
     }
 }
 
-/// Opens `n` idle connections (fewer if the connection cap is reached).
-pub async fn open(ctx: &Arc<Ctx>, n: usize) -> IdleSet {
-    let (release, _) = watch::channel(false);
-    let dropped = Arc::new(AtomicU64::new(0));
-    let gate = Arc::new(Semaphore::new(32));
-    let mut starting = JoinSet::new();
-    for i in 0..n {
-        let Some(slot) = ctx.conns.reserve() else {
-            break;
-        };
-        let asset = ctx.fixture.idle_asset_ids[i % ctx.fixture.idle_asset_ids.len()].clone();
-        let permit = gate.clone().acquire_owned().await.expect("gate open");
-        let ctx = ctx.clone();
-        starting.spawn(async move {
-            let r = connect(&ctx, &asset, slot).await;
-            drop(permit);
-            r
-        });
-    }
-    let mut set = IdleSet {
-        opened: 0,
-        failed: 0,
-        dropped: dropped.clone(),
-        release,
-        tasks: JoinSet::new(),
-    };
-    while let Some(r) = starting.join_next().await {
-        match r {
-            Ok(Some((ws, slot))) => {
-                set.opened += 1;
-                let mut rx = set.release.subscribe();
-                let dropped = dropped.clone();
-                set.tasks.spawn(hold(ws, slot, dropped, async move {
-                    let _ = rx.wait_for(|v| *v).await;
-                }));
-            }
-            _ => set.failed += 1,
+impl IdleSet {
+    pub fn new() -> IdleSet {
+        let (release, _) = watch::channel(false);
+        IdleSet {
+            opened: 0,
+            failed: 0,
+            dropped: Arc::new(AtomicU64::new(0)),
+            release,
+            tasks: JoinSet::new(),
         }
     }
-    set
+
+    /// Opens `n` more idle connections (fewer if the connection cap is reached); `first`
+    /// numbers them, which spreads them over the idle queues.
+    pub async fn open_more(&mut self, ctx: &Arc<Ctx>, first: usize, n: usize) {
+        let gate = Arc::new(Semaphore::new(32));
+        let mut starting = JoinSet::new();
+        for i in first..first + n {
+            let Some(slot) = ctx.conns.reserve() else {
+                break;
+            };
+            let asset = ctx.fixture.idle_asset_ids[i % ctx.fixture.idle_asset_ids.len()].clone();
+            let permit = gate.clone().acquire_owned().await.expect("gate open");
+            let ctx = ctx.clone();
+            starting.spawn(async move {
+                let r = connect(&ctx, &asset, slot).await;
+                drop(permit);
+                r
+            });
+        }
+        while let Some(r) = starting.join_next().await {
+            match r {
+                Ok(Some((ws, slot))) => {
+                    self.opened += 1;
+                    let mut rx = self.release.subscribe();
+                    let dropped = self.dropped.clone();
+                    self.tasks.spawn(hold(ws, slot, dropped, async move {
+                        let _ = rx.wait_for(|v| *v).await;
+                    }));
+                }
+                _ => self.failed += 1,
+            }
+        }
+    }
+}
+
+impl Default for IdleSet {
+    fn default() -> Self {
+        IdleSet::new()
+    }
 }
 
 async fn connect(ctx: &Ctx, asset: &str, mut slot: Slot) -> Option<(conn::Ws, Slot)> {

@@ -57,6 +57,10 @@ pub struct IdleReport {
     pub server_rss_before_kib: Option<u64>,
     pub server_rss_after_kib: Option<u64>,
     pub server_kib_per_connection: Option<f64>,
+    /// RSS when the first half was open.
+    pub server_rss_half_kib: Option<u64>,
+    /// The second half's growth per connection: the cost of one more idle connection.
+    pub server_kib_per_connection_second_half: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -225,17 +229,18 @@ impl Report {
             let _ = writeln!(
                 o,
                 "idle: {} of {} connections opened ({} failed), {} held after {} s; server RSS \
-                 {:?} → {:?} KiB: {} KiB per connection",
+                 {:?} → {:?} → {:?} KiB: {} KiB per connection over all, {} KiB per connection \
+                 over the second half",
                 i.opened,
                 i.requested,
                 i.failed,
                 i.held_at_end,
                 i.held_secs,
                 i.server_rss_before_kib,
+                i.server_rss_half_kib,
                 i.server_rss_after_kib,
-                i.server_kib_per_connection
-                    .map(|k| format!("{k:.1}"))
-                    .unwrap_or_else(|| "?".into())
+                kib(i.server_kib_per_connection),
+                kib(i.server_kib_per_connection_second_half),
             );
         }
         for s in &self.steps {
@@ -334,4 +339,8 @@ impl Report {
         }
         o
     }
+}
+
+fn kib(v: Option<f64>) -> String {
+    v.map(|k| format!("{k:.1}")).unwrap_or_else(|| "?".into())
 }

@@ -151,8 +151,16 @@ async fn drive(opts: &Options, base: String, pid: Option<u32>) -> anyhow::Result
     let mut idle_set = None;
     if want(Scenario::Idle) && opts.idle > 0 {
         progress(opts, &format!("opening {} idle connections", opts.idle));
+        // In two halves: the second half's growth is the cost of one more connection, once
+        // the one-time growth (the database's page caches filling, maps resizing) is paid.
         let before = pid.and_then(rss_kib);
-        let set = idle::open(&ctx, opts.idle).await;
+        let mut set = idle::IdleSet::new();
+        let half = opts.idle / 2;
+        set.open_more(&ctx, 0, half).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let middle = pid.and_then(rss_kib);
+        let opened_first = set.opened;
+        set.open_more(&ctx, half, opts.idle - half).await;
         tokio::time::sleep(Duration::from_secs(3)).await;
         let after = pid.and_then(rss_kib);
         let held_secs = if opts.scenario == Scenario::Idle {
@@ -165,6 +173,13 @@ async fn drive(opts: &Options, base: String, pid: Option<u32>) -> anyhow::Result
             (Some(b), Some(a)) if set.opened > 0 => Some((a as f64 - b as f64) / set.opened as f64),
             _ => None,
         };
+        let opened_second = set.opened - opened_first;
+        let marginal = match (middle, after) {
+            (Some(m), Some(a)) if opened_second > 0 => {
+                Some((a as f64 - m as f64) / opened_second as f64)
+            }
+            _ => None,
+        };
         idle_report = Some(IdleReport {
             requested: opts.idle,
             opened: set.opened,
@@ -174,6 +189,8 @@ async fn drive(opts: &Options, base: String, pid: Option<u32>) -> anyhow::Result
             server_rss_before_kib: before,
             server_rss_after_kib: after,
             server_kib_per_connection: per,
+            server_rss_half_kib: middle,
+            server_kib_per_connection_second_half: marginal,
         });
         idle_set = Some(set);
     }

@@ -4,11 +4,11 @@
 //! connection then resyncs from the log, so nothing is dropped silently.
 
 use crate::wire::{EventFrame, ServerFrame};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use switchboard_core::*;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Topic {
@@ -83,9 +83,14 @@ pub enum Item {
     Close(&'static str),
 }
 
+/// A connection's queue of items. Most connections are idle most of the time, so the queue
+/// is a `VecDeque` that allocates nothing until an item comes (a tokio channel allocates a
+/// block of 32 slots up front: about 2 KiB per connection).
 pub struct Mailbox {
     pub id: u64,
-    tx: mpsc::Sender<Item>,
+    queue: Mutex<VecDeque<Item>>,
+    /// Wakes the receiver when an item is queued.
+    items: Notify,
     lagged: AtomicBool,
     /// Set when the connection must close; kept apart from the queue so it is never dropped.
     closing: std::sync::OnceLock<&'static str>,
@@ -115,16 +120,19 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn mailbox(&self) -> (Arc<Mailbox>, mpsc::Receiver<Item>) {
-        let (tx, rx) = mpsc::channel(MAILBOX_DEPTH);
+    pub fn mailbox(&self) -> (Arc<Mailbox>, Receiver) {
         let mailbox = Arc::new(Mailbox {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            tx,
+            queue: Mutex::new(VecDeque::new()),
+            items: Notify::new(),
             lagged: AtomicBool::new(false),
             closing: std::sync::OnceLock::new(),
             wake: Notify::new(),
         });
         self.all.lock().unwrap().insert(mailbox.id, mailbox.clone());
+        let rx = Receiver {
+            mailbox: mailbox.clone(),
+        };
         (mailbox, rx)
     }
 
@@ -183,9 +191,33 @@ fn deliver(m: &Mailbox, item: Item) {
         m.wake.notify_one();
         return;
     }
-    if m.tx.try_send(item).is_err() {
+    let mut queue = m.queue.lock().unwrap();
+    if queue.len() >= MAILBOX_DEPTH {
+        drop(queue);
         m.lagged.store(true, Ordering::Release);
         m.wake.notify_one();
+    } else {
+        queue.push_back(item);
+        drop(queue);
+        m.items.notify_one();
+    }
+}
+
+/// The receiving end of a mailbox, held by its connection.
+pub struct Receiver {
+    mailbox: Arc<Mailbox>,
+}
+
+impl Receiver {
+    /// The next item, waiting for one if none is queued. Cancel-safe: an item is taken
+    /// only when it is returned, and a wake-up not waited for stays stored in `Notify`.
+    pub async fn recv(&mut self) -> Option<Item> {
+        loop {
+            if let Some(item) = self.mailbox.queue.lock().unwrap().pop_front() {
+                return Some(item);
+            }
+            self.mailbox.items.notified().await;
+        }
     }
 }
 

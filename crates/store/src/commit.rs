@@ -80,7 +80,7 @@ impl Store {
         self.write(steps).await.map_err(DbError::settle)?;
         if let Some(cache) = &self.snapshots {
             if let Some(c) = &commit.conversation {
-                cache.keep_conversation(&c.state);
+                cache.keep_conversation(c.state.clone());
             }
             for a in &commit.agents {
                 cache.keep_agent(a.expected_version + 1, &a.state);

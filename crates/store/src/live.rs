@@ -3,6 +3,7 @@
 
 use crate::catalog::parse;
 use crate::{Result, Store, StoreError};
+use std::sync::Arc;
 use switchboard_core::{
     Agent, AgentEvent, AgentId, Conversation, ConversationEvent, ConversationId, QueueId, Timestamp,
 };
@@ -31,6 +32,18 @@ where
 
 impl Store {
     pub async fn conversation(&self, cid: ConversationId) -> Result<Option<Conversation>> {
+        Ok(self
+            .conversation_shared(cid)
+            .await?
+            .map(|c| Arc::unwrap_or_clone(c)))
+    }
+
+    /// The conversation's snapshot, shared with the cache where there is one (a connection
+    /// that keeps it then holds no copy of its own).
+    pub async fn conversation_shared(
+        &self,
+        cid: ConversationId,
+    ) -> Result<Option<Arc<Conversation>>> {
         if let Some(c) = self.snapshots.as_ref().and_then(|s| s.conversation(cid)) {
             return Ok(Some(c));
         }
@@ -41,10 +54,10 @@ impl Store {
             .await?;
         let found: Option<Conversation> =
             row.map(|r| parse(&r.try_get::<String>(0)?)).transpose()?;
-        if let (Some(cache), Some(c)) = (&self.snapshots, &found) {
-            cache.keep_conversation(c);
-        }
-        Ok(found)
+        Ok(found.map(|c| match &self.snapshots {
+            Some(cache) => cache.keep_conversation(c),
+            None => Arc::new(c),
+        }))
     }
 
     /// The conversation a customer's token (hashed) opens.

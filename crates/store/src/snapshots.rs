@@ -25,22 +25,26 @@ pub(crate) struct Snapshots {
 }
 
 impl Snapshots {
-    pub(crate) fn conversation(&self, id: ConversationId) -> Option<Conversation> {
+    pub(crate) fn conversation(&self, id: ConversationId) -> Option<Arc<Conversation>> {
         let map = self.conversations.lock().expect("cache lock");
-        map.get(&id).map(|c| (**c).clone())
+        map.get(&id).cloned()
     }
 
     /// Keeps `c` unless a later snapshot is there already: commits and reads racing to
-    /// fill the cache never move it backwards.
-    pub(crate) fn keep_conversation(&self, c: &Conversation) {
+    /// fill the cache never move it backwards. Returns the latest snapshot kept.
+    pub(crate) fn keep_conversation(&self, c: Conversation) -> Arc<Conversation> {
         let mut map = self.conversations.lock().expect("cache lock");
-        if map.get(&c.id).is_some_and(|old| old.head_seq > c.head_seq) {
-            return;
+        if let Some(old) = map.get(&c.id) {
+            if old.head_seq > c.head_seq {
+                return old.clone();
+            }
         }
         if map.len() >= CAPACITY && !map.contains_key(&c.id) {
             map.clear();
         }
-        map.insert(c.id, Arc::new(c.clone()));
+        let c = Arc::new(c);
+        map.insert(c.id, c.clone());
+        c
     }
 
     pub(crate) fn agent(&self, id: AgentId) -> Option<AgentRow> {

@@ -107,7 +107,7 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
         },
     ))
     .await;
-    let conversation = match Box::pin(engine.store.conversation(cid)).await {
+    let conversation = match Box::pin(engine.store.conversation_shared(cid)).await {
         Ok(Some(c)) if registered => c,
         _ => {
             socket.send_error(None, "store_unavailable", "retry").await;
@@ -134,7 +134,7 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
         None
     };
     line.last_sent = position;
-    let mut latest = Arc::new(conversation);
+    let mut latest = conversation;
     let mut cursor = latest.head_seq;
     let mut ok = socket
         .send(&ServerFrame::Welcome {
@@ -213,10 +213,10 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
                     break;
                 }
                 if mailbox.take_lagged() {
-                    if let Ok(Some(c)) = Box::pin(engine.store.conversation(cid)).await {
+                    if let Ok(Some(c)) = Box::pin(engine.store.conversation_shared(cid)).await {
                         ok = Box::pin(send_range(&engine, &mut socket, cid, cursor, c.head_seq)).await;
                         cursor = c.head_seq;
-                        latest = Arc::new(c);
+                        latest = c;
                         line.follow(&engine.hub, &mailbox, &latest);
                     }
                 }

@@ -40,11 +40,13 @@ pub const CLOSE_TOO_BIG: u16 = 1009;
 /// The server could not serve the connection now (the store is unreachable): retry.
 pub const CLOSE_TRY_AGAIN: u16 = 1013;
 
-/// A WebSocket upgrade with buffers sized for an idle chat, not for bulk transfer.
+/// A WebSocket upgrade with buffers sized for an idle chat, not for bulk transfer: the read
+/// buffer (allocated per connection up front; tungstenite's default is 128 KiB) holds a
+/// typical command frame in one read and grows for a longer one; writes go straight out.
 pub fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     ws.max_message_size(MAX_TRANSPORT_BYTES)
         .max_frame_size(MAX_TRANSPORT_BYTES)
-        .read_buffer_size(1024)
+        .read_buffer_size(512)
         .write_buffer_size(0)
 }
 
