@@ -175,9 +175,14 @@ impl Store {
     pub async fn candidate_agents(&self, queue: QueueId, limit: u32) -> Result<Vec<AgentId>> {
         let rows = self
             .fetch_all(
-                "SELECT a.id FROM agents a JOIN queue_agents qa ON qa.agent_id = a.id
-                 WHERE qa.queue_id = $1 AND a.presence = 'available' AND a.connected = 1
-                   AND a.has_offer = 0 AND a.load < a.capacity
+                // Written as EXISTS so that the agents are read in order from the
+                // `agents_free` index and the read stops at the limit, rather than every
+                // member of the queue being read and sorted.
+                "SELECT a.id FROM agents a
+                 WHERE a.presence = 'available' AND a.connected = 1 AND a.has_offer = 0
+                   AND a.load < a.capacity
+                   AND EXISTS (SELECT 1 FROM queue_agents qa
+                               WHERE qa.queue_id = $1 AND qa.agent_id = a.id)
                  ORDER BY a.open_chats, a.free_since, a.id LIMIT $2",
                 |q| q.bind(queue.to_string()).bind(limit as i64),
             )

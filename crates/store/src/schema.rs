@@ -5,7 +5,10 @@ use crate::db::DbError;
 use crate::Result;
 use sqlx::{Executor, PgPool};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (2, include_str!("../migrations/0002_routing_indexes.sql")),
+];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
      (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
