@@ -163,17 +163,15 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
                     .bind(c.deadline.map(|t| t.0))
                     .bind(commit.now.0),
             ),
+            // Most commits (messages) leave the chat where it is: its place columns are
+            // written only when they change, so that their indexes are not rewritten (and
+            // their pages not written again) on every message.
             Some(expected) => Step::new(
-                "UPDATE conversations SET queue_id = $1, status = $2, head_seq = $3, state = $4,
-                    priority = $5, front_at = $6, deadline_at = $7, updated_at = $8
-                 WHERE id = $9 AND head_seq = $10",
+                "UPDATE conversations SET head_seq = $1, state = $2, deadline_at = $3, updated_at = $4
+                 WHERE id = $5 AND head_seq = $6",
                 Params::default()
-                    .bind(s.queue_id.to_string())
-                    .bind(s.status.name())
                     .bind(s.head_seq as i64)
                     .bind(state)
-                    .bind(s.priority as i64)
-                    .bind(s.front_at.0)
                     .bind(c.deadline.map(|t| t.0))
                     .bind(commit.now.0)
                     .bind(s.id.to_string())
@@ -181,6 +179,19 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
             )
             .expect_one(),
         });
+        if c.expected_head.is_some() {
+            steps.push(Step::new(
+                "UPDATE conversations SET queue_id = $1, status = $2, priority = $3, front_at = $4
+                 WHERE id = $5
+                   AND (queue_id <> $1 OR status <> $2 OR priority <> $3 OR front_at <> $4)",
+                Params::default()
+                    .bind(s.queue_id.to_string())
+                    .bind(s.status.name())
+                    .bind(s.priority as i64)
+                    .bind(s.front_at.0)
+                    .bind(s.id.to_string()),
+            ));
+        }
         for (seq, at, event) in &c.events {
             steps.push(Step::new(
                 "INSERT INTO events (conversation_id, seq, at, kind, body) VALUES ($1, $2, $3, $4, $5)",
