@@ -209,8 +209,9 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    /// The next item, waiting for one if none is queued. Cancel-safe: an item is taken
-    /// only when it is returned, and a wake-up not waited for stays stored in `Notify`.
+    /// The next item, waiting for one if none is queued (never `None`: the receiver holds its
+    /// mailbox). Cancel-safe: an item is taken only when it is returned, and a wake-up not
+    /// waited for stays stored in `Notify`.
     pub async fn recv(&mut self) -> Option<Item> {
         loop {
             if let Some(item) = self.mailbox.queue.lock().unwrap().pop_front() {
