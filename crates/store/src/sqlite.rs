@@ -211,10 +211,17 @@ fn write_batch(
         let e = DbError::from(e);
         return batch.iter().map(|_| Err(e.clone())).collect();
     }
-    let results: Vec<_> = batch
-        .iter()
-        .map(|(steps, _)| write_one(conn, steps))
-        .collect();
+    let mut results = Vec::with_capacity(batch.len());
+    for (steps, _) in batch {
+        match write_one(conn, steps) {
+            Ok(result) => results.push(result),
+            Err(broken) => {
+                // A write could not be undone on its own: nothing of the batch may commit.
+                let _ = conn.execute_batch("ROLLBACK");
+                return batch.iter().map(|_| Err(broken.clone())).collect();
+            }
+        }
+    }
     if let Err(e) = conn.execute_batch("COMMIT") {
         let _ = conn.execute_batch("ROLLBACK");
         let e = DbError::from(e);
@@ -223,21 +230,23 @@ fn write_batch(
     results
 }
 
-fn write_one(conn: &Connection, steps: &[Step]) -> Result<Vec<u64>, DbError> {
+/// Runs one write inside the batch's transaction: its own result, or (outer `Err`) a
+/// transaction that can no longer be trusted, because a failed write could not be undone.
+fn write_one(conn: &Connection, steps: &[Step]) -> Result<Result<Vec<u64>, DbError>, DbError> {
     // A single statement is atomic on its own (SQLite undoes a failed statement, not the
     // transaction); several need a savepoint to be undone together.
-    let savepoint = steps.len() > 1;
-    if savepoint {
-        conn.execute_batch("SAVEPOINT one_write")?;
+    if steps.len() == 1 {
+        return Ok(run_steps(conn, steps));
+    }
+    if let Err(e) = conn.execute_batch("SAVEPOINT one_write") {
+        return Ok(Err(e.into()));
     }
     let written = run_steps(conn, steps);
-    if savepoint {
-        if written.is_err() {
-            conn.execute_batch("ROLLBACK TO one_write")?;
-        }
-        conn.execute_batch("RELEASE one_write")?;
+    if written.is_err() {
+        conn.execute_batch("ROLLBACK TO one_write")?;
     }
-    written
+    conn.execute_batch("RELEASE one_write")?;
+    Ok(written)
 }
 
 fn run_steps(conn: &Connection, steps: &[Step]) -> Result<Vec<u64>, DbError> {
