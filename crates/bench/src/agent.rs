@@ -82,13 +82,7 @@ pub async fn sign_in(ctx: Arc<Ctx>, email: &str) -> anyhow::Result<Agent> {
     };
     let snapshot = a.open().await?;
     if !available(&snapshot) {
-        a.command(
-            Kind::Presence,
-            String::new(),
-            None,
-            |id| json!({"type": "set_presence", "id": id, "presence": "available"}),
-        )
-        .await;
+        a.go_available().await;
         // Wait for its answer, so that the run starts with every agent Available.
         let until = Instant::now() + Duration::from_secs(30);
         while a.pending.values().any(|p| p.kind == Kind::Presence) {
@@ -188,13 +182,7 @@ impl Agent {
                 }
             }
             if !available(&snapshot) && !self.pending.values().any(|p| p.kind == Kind::Presence) {
-                self.command(
-                    Kind::Presence,
-                    String::new(),
-                    None,
-                    |id| json!({"type": "set_presence", "id": id, "presence": "available"}),
-                )
-                .await;
+                self.go_available().await;
             }
             if let Some(offer) = snapshot.get("offer").filter(|o| !o.is_null()) {
                 self.on_offer(offer).await;
@@ -206,6 +194,17 @@ impl Agent {
     }
 
     /// Sends a command and keeps it until its answer.
+    /// Asks to become Available (on sign-in, and again after a resume finds the agent not).
+    async fn go_available(&mut self) {
+        self.command(
+            Kind::Presence,
+            String::new(),
+            None,
+            |id| json!({"type": "set_presence", "id": id, "presence": "available"}),
+        )
+        .await;
+    }
+
     async fn command(
         &mut self,
         kind: Kind,

@@ -61,8 +61,7 @@ struct Line {
 }
 
 impl Line {
-    /// Follows the chat's line as it now is (after an event), and marks the position to be
-    /// told again.
+    /// Follows the chat's line as it now is.
     fn follow(&mut self, hub: &crate::hub::Hub, mailbox: &Arc<Mailbox>, chat: &Conversation) {
         let wanted = chat.is_queued().then_some(chat.queue_id);
         if wanted != self.following {
@@ -74,7 +73,6 @@ impl Line {
             }
             self.following = wanted;
         }
-        self.dirty = true;
     }
 }
 
@@ -124,7 +122,6 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
         dirty: false,
     };
     line.follow(&engine.hub, &mailbox, &conversation);
-    line.dirty = false;
     let position = if conversation.is_queued() {
         Box::pin(engine.position(&conversation))
             .await
@@ -186,6 +183,7 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
                             cursor = pe.seq;
                             latest = pe.conversation.clone();
                             line.follow(&engine.hub, &mailbox, &latest);
+                            line.dirty = true;
                         }
                     }
                     Item::LineChanged(_) => line.dirty = true,
@@ -218,6 +216,7 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
                         cursor = c.head_seq;
                         latest = c;
                         line.follow(&engine.hub, &mailbox, &latest);
+                        line.dirty = true;
                     }
                 }
             }
