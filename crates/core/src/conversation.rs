@@ -190,7 +190,8 @@ impl Conversation {
         ) && self.wrapups.is_empty()
     }
 
-    /// Applies one event (the next in the log).
+    /// Applies one event (the next in the log). An event for which
+    /// [`ConversationEvent::changes_snapshot`] is false must change nothing but `head_seq`.
     pub fn apply(&mut self, event: &ConversationEvent, at: Timestamp) {
         self.head_seq += 1;
         use ConversationEvent::*;
@@ -232,6 +233,7 @@ impl Conversation {
                 self.agents = vec![*agent_id];
                 self.ever_agents.insert(*agent_id);
             }
+            // Only the log grows (see `changes_snapshot`).
             Message { .. } => {}
             CustomerConnected { connection_id } => {
                 self.customer_connections.insert(connection_id.clone());
@@ -286,5 +288,13 @@ impl Conversation {
             }
             Interrupted => self.status = Status::Interrupted,
         }
+    }
+}
+
+impl ConversationEvent {
+    /// Whether applying the event changes the snapshot beyond its `head_seq`. A message does
+    /// not: it only extends the log, so the store need not rewrite the snapshot for it.
+    pub fn changes_snapshot(&self) -> bool {
+        !matches!(self, ConversationEvent::Message { .. })
     }
 }

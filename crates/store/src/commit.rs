@@ -7,7 +7,8 @@ use switchboard_core::{Agent, AgentEvent, Conversation, ConversationEvent, Prese
 
 /// New events of one conversation and its snapshot after them.
 pub struct ConversationWrite {
-    /// `None` for a new conversation; otherwise the `head_seq` the decision saw.
+    /// `None` for a new conversation; otherwise the `head_seq` the decision saw (the commit
+    /// fails with `Conflict` if the log has grown past it meanwhile).
     pub expected_head: Option<u64>,
     /// The snapshot after the events (its `head_seq` is the last event's number).
     pub state: Conversation,
@@ -142,8 +143,59 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
     }
     if let Some(c) = &commit.conversation {
         let s = &c.state;
-        let state = to_json(s)?;
-        steps.push(match c.expected_head {
+        // Events that only extend the log (messages) leave the snapshot as it was but for its
+        // head: the row is not rewritten, so a message writes its event (and command) and
+        // nothing else. The row's `head_seq` then lags the log; reads take the head from the
+        // log (`live.rs`), and the log's key `(conversation_id, seq)` still lets only one of
+        // two racing commits append `expected_head + 1`.
+        let log_only = c.expected_head.is_some()
+            && !c.events.is_empty()
+            && c.events.iter().all(|(_, _, e)| !e.changes_snapshot());
+        if let Some(head) = c.expected_head {
+            // That key guards only events numbered on from the head the decision saw; any
+            // other numbering was decided on some other log than the stored one.
+            let numbered_on = (c.events.iter().enumerate())
+                .all(|(i, (seq, _, _))| *seq == head + 1 + i as u64);
+            if !numbered_on {
+                return Err(StoreError::Conflict);
+            }
+        }
+        if !log_only {
+            snapshot_steps(&mut steps, commit.now, c)?;
+        }
+        for (i, (seq, at, event)) in c.events.iter().enumerate() {
+            let params = Params::default()
+                .bind(s.id.to_string())
+                .bind(*seq as i64)
+                .bind(at.0)
+                .bind(event.kind())
+                .bind(to_json(event)?);
+            steps.push(if log_only && i == 0 {
+                // No row update says that the conversation exists: this does.
+                Step::new(
+                    "INSERT INTO events (conversation_id, seq, at, kind, body)
+                     SELECT $1, $2, $3, $4, $5
+                     WHERE EXISTS (SELECT 1 FROM conversations WHERE id = $1)",
+                    params,
+                )
+                .expect_one()
+            } else {
+                Step::new(
+                    "INSERT INTO events (conversation_id, seq, at, kind, body) VALUES ($1, $2, $3, $4, $5)",
+                    params,
+                )
+            });
+        }
+    }
+    Ok(steps)
+}
+
+/// Writes the conversation's row: inserts it, or updates it if no event was appended after
+/// the head the decision saw (the row's own `head_seq` may be older: see `log_only`).
+fn snapshot_steps(steps: &mut Vec<Step>, now: Timestamp, c: &ConversationWrite) -> Result<()> {
+    let s = &c.state;
+    let state = to_json(s)?;
+    steps.push(match c.expected_head {
             None => Step::new(
                 "INSERT INTO conversations (id, asset_id, queue_id, status, head_seq, state,
                     priority, front_at, arrived_at, token_hash, identity, deadline_at, updated_at)
@@ -161,19 +213,20 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
                     .bind(c.token_hash.clone().unwrap_or_else(|| s.id.to_string()))
                     .bind(s.customer.identity.clone())
                     .bind(c.deadline.map(|t| t.0))
-                    .bind(commit.now.0),
+                    .bind(now.0),
             ),
-            // Most commits (messages) leave the chat where it is: its place columns are
-            // written only when they change, so that their indexes are not rewritten (and
-            // their pages not written again) on every message.
+            // Most commits that change the snapshot (a connection, an accept) leave the chat
+            // where it is: its place columns are written only when they change, so that their
+            // indexes are not rewritten (and their pages not written again) each time.
             Some(expected) => Step::new(
                 "UPDATE conversations SET head_seq = $1, state = $2, deadline_at = $3, updated_at = $4
-                 WHERE id = $5 AND head_seq = $6",
+                 WHERE id = $5 AND head_seq <= $6
+                   AND NOT EXISTS (SELECT 1 FROM events WHERE conversation_id = $5 AND seq > $6)",
                 Params::default()
                     .bind(s.head_seq as i64)
                     .bind(state)
                     .bind(c.deadline.map(|t| t.0))
-                    .bind(commit.now.0)
+                    .bind(now.0)
                     .bind(s.id.to_string())
                     .bind(expected as i64),
             )
@@ -192,19 +245,7 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
                     .bind(s.id.to_string()),
             ));
         }
-        for (seq, at, event) in &c.events {
-            steps.push(Step::new(
-                "INSERT INTO events (conversation_id, seq, at, kind, body) VALUES ($1, $2, $3, $4, $5)",
-                Params::default()
-                    .bind(s.id.to_string())
-                    .bind(*seq as i64)
-                    .bind(at.0)
-                    .bind(event.kind())
-                    .bind(to_json(event)?),
-            ));
-        }
-    }
-    Ok(steps)
+    Ok(())
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {

@@ -2,6 +2,7 @@
 //! what the timers owe.
 
 use crate::catalog::parse;
+use crate::db::Row;
 use crate::{Result, Store, StoreError};
 use std::sync::Arc;
 use switchboard_core::{
@@ -30,6 +31,20 @@ where
     text.parse().map_err(StoreError::corrupt)
 }
 
+/// The columns of a conversation's snapshot as of its log: the stored state, and the last
+/// `seq` in its log, which is newer when messages were appended after the row was written
+/// (they change nothing but the head, so the row is not rewritten for them: `commit.rs`).
+const SNAPSHOT: &str =
+    "c.state, (SELECT MAX(e.seq) FROM events e WHERE e.conversation_id = c.id) AS head";
+
+fn snapshot(row: &Row) -> Result<Conversation> {
+    let mut c: Conversation = parse(&row.try_get::<String>(0)?)?;
+    if let Some(head) = row.try_get::<Option<i64>>(1)? {
+        c.head_seq = c.head_seq.max(head as u64);
+    }
+    Ok(c)
+}
+
 impl Store {
     pub async fn conversation(&self, cid: ConversationId) -> Result<Option<Conversation>> {
         Ok(self
@@ -48,12 +63,12 @@ impl Store {
             return Ok(Some(c));
         }
         let row = self
-            .fetch_optional("SELECT state FROM conversations WHERE id = $1", |q| {
-                q.bind(cid.to_string())
-            })
+            .fetch_optional(
+                &format!("SELECT {SNAPSHOT} FROM conversations c WHERE c.id = $1"),
+                |q| q.bind(cid.to_string()),
+            )
             .await?;
-        let found: Option<Conversation> =
-            row.map(|r| parse(&r.try_get::<String>(0)?)).transpose()?;
+        let found: Option<Conversation> = row.map(|r| snapshot(&r)).transpose()?;
         Ok(found.map(|c| match &self.snapshots {
             Some(cache) => cache.keep_conversation(c),
             None => Arc::new(c),
@@ -278,8 +293,10 @@ impl Store {
     ) -> Result<Vec<Conversation>> {
         let rows = self
             .fetch_all(
-                "SELECT state FROM conversations WHERE identity = $1 AND id <> $2
-                 ORDER BY arrived_at DESC, id DESC LIMIT $3",
+                &format!(
+                    "SELECT {SNAPSHOT} FROM conversations c WHERE c.identity = $1 AND c.id <> $2
+                     ORDER BY c.arrived_at DESC, c.id DESC LIMIT $3"
+                ),
                 |q| {
                     q.bind(identity.to_string())
                         .bind(except.to_string())
@@ -287,9 +304,7 @@ impl Store {
                 },
             )
             .await?;
-        rows.iter()
-            .map(|r| parse(&r.try_get::<String>(0)?))
-            .collect()
+        rows.iter().map(snapshot).collect()
     }
 
     /// Agents who could take a transfer or an invitation now (Available, connected, no offer,

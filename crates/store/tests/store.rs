@@ -58,6 +58,7 @@ store_suite!(
     new_conversation_commit_and_read_back,
     events_after_pages_in_order,
     stale_head_seq_conflicts_and_writes_nothing,
+    messages_extend_the_log_and_reads_follow_its_head,
     new_conversation_with_a_taken_id_conflicts,
     stale_agent_version_conflicts_and_writes_nothing,
     conversation_conflict_rolls_back_the_agents_too,

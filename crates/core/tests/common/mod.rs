@@ -299,7 +299,13 @@ impl World {
             // one the event names: no other agent's snapshot may change.
             let mut involved = c.loaded_agents();
             involved.extend(named_agent(event));
+            // The store does not rewrite a snapshot for an event that only extends the log.
+            let only_log = (!event.changes_snapshot()).then(|| c.clone());
             c.apply(event, now);
+            if let Some(mut before) = only_log {
+                before.head_seq = c.head_seq;
+                assert_eq!(*c, before, "{event:?} changed more than the snapshot's head");
+            }
             for agent in self.agents.values_mut() {
                 if involved.contains(&agent.id) {
                     agent.apply_conversation(id, event, now);

@@ -479,3 +479,53 @@ pub async fn command_id_is_recorded_once_per_scope(store: Store, _url: String) {
     let err = store.commit(&mut again).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict), "got {err:?}");
 }
+
+/// A message only extends the log: its commit does not rewrite the conversation's row, yet
+/// every read (also one that bypasses SQLite's snapshot cache) has the log's head, and a
+/// decision made before the message can no longer commit, with events or without.
+pub async fn messages_extend_the_log_and_reads_follow_its_head(store: Store, url: String) {
+    let c = start(&store, QueueId::new(), 0, at(1_000)).await;
+    let mut head = c.clone();
+    for i in 0..3 {
+        let now = at(2_000 + i);
+        let write = conversation_write(&head, vec![customer_message(&format!("m{i}"))], now);
+        head = write.state.clone();
+        let mut commit = commit_at(now);
+        commit.conversation = Some(write);
+        store.commit(&mut commit).await.expect("message");
+    }
+    assert_eq!(head.head_seq, 5);
+    // A new handle on the same database reads the row, not this handle's cache.
+    let other = Store::open(&url).await.expect("a second handle");
+    assert_eq!(conversation(&store, c.id).await, head);
+    assert_eq!(conversation(&other, c.id).await, head);
+    other.close().await;
+
+    // A change decided before the messages (on head 2) loses: the log has grown.
+    let stale = conversation_write(&c, vec![ConversationEvent::Ended], at(3_000));
+    let mut commit = commit_at(at(3_000));
+    commit.conversation = Some(stale);
+    let err = store.commit(&mut commit).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "got {err:?}");
+    // So does a write of the snapshot alone (a deadline refreshed), made on that old head.
+    let mut refresh = conversation_write(&c, vec![], at(3_000));
+    refresh.deadline = Some(at(99_000));
+    let mut commit = commit_at(at(3_000));
+    commit.conversation = Some(refresh);
+    let err = store.commit(&mut commit).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "got {err:?}");
+    assert_eq!(store.events_after(c.id, 0, 100).await.unwrap().len(), 5);
+
+    // Decided on the log's head, the change commits and rewrites the row.
+    let write = conversation_write(&head, vec![ConversationEvent::Ended], at(4_000));
+    let ended = write.state.clone();
+    let mut commit = commit_at(at(4_000));
+    commit.conversation = Some(write);
+    store.commit(&mut commit).await.expect("end on the head");
+    assert_eq!(ended.head_seq, 6);
+    assert_eq!(ended.status, Status::Ended);
+    let other = Store::open(&url).await.expect("a second handle");
+    assert_eq!(conversation(&store, c.id).await, ended);
+    assert_eq!(conversation(&other, c.id).await, ended);
+    other.close().await;
+}
