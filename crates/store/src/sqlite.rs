@@ -30,6 +30,11 @@ const READERS: usize = 4;
 const STATEMENT_CACHE: usize = 128;
 /// How long a connection waits for another's lock before giving up (`SQLITE_BUSY`).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// WAL pages after which the writer checkpoints (copies them into the database file) after a
+/// commit. SQLite's default is 1,000; a larger WAL checkpoints less often, and each
+/// checkpoint copies a hot page once however many times it was written meanwhile
+/// (docs/benchmarks.md measures it). 10,000 pages of 4 KiB: a WAL of about 40 MB.
+const CHECKPOINT_PAGES: u32 = 10_000;
 
 type Reply<T> = oneshot::Sender<Result<T, DbError>>;
 
@@ -60,6 +65,10 @@ impl Sqlite {
             .spawn(move || {
                 let conn = connect(&writer_path).and_then(|mut c| {
                     schema::migrate_sqlite(&mut c)?;
+                    Ok(c)
+                });
+                let conn = conn.and_then(|c| {
+                    c.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
                     Ok(c)
                 });
                 match conn {
