@@ -19,7 +19,7 @@ use crate::{schema, Result};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, ToSql};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// The most writes committed in one transaction.
@@ -69,6 +69,10 @@ impl Sqlite {
                 });
                 let conn = conn.and_then(|c| {
                     c.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
+                    // A write's savepoint keeps the pages it changes in a sub-journal, which
+                    // spills to a temporary file past 64 KiB (a file created and removed per
+                    // large batch): keep it in memory.
+                    c.pragma_update(None, "temp_store", "MEMORY")?;
                     Ok(c)
                 });
                 match conn {
@@ -178,9 +182,55 @@ fn query(conn: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbE
     Ok(out)
 }
 
+/// What the writer did over a period, logged at debug level (`RUST_LOG=switchboard_store=debug`):
+/// how busy it was, and how much of that was executing statements and how much committing
+/// (writing the WAL, the fsync, checkpoints). It is how the benchmark's limits were found.
+struct WriterStats {
+    since: Instant,
+    batches: u64,
+    writes: u64,
+    executing: Duration,
+    committing: Duration,
+}
+
+impl WriterStats {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    fn new() -> Self {
+        WriterStats {
+            since: Instant::now(),
+            batches: 0,
+            writes: 0,
+            executing: Duration::ZERO,
+            committing: Duration::ZERO,
+        }
+    }
+
+    fn add(&mut self, writes: usize, executing: Duration, committing: Duration) {
+        self.batches += 1;
+        self.writes += writes as u64;
+        self.executing += executing;
+        self.committing += committing;
+        let period = self.since.elapsed();
+        if period >= Self::EVERY {
+            let share = |d: Duration| 100.0 * d.as_secs_f64() / period.as_secs_f64();
+            tracing::debug!(
+                batches = self.batches,
+                writes = self.writes,
+                executing_pct = format!("{:.0}", share(self.executing)),
+                committing_pct = format!("{:.0}", share(self.committing)),
+                seconds = period.as_secs(),
+                "sqlite writer"
+            );
+            *self = WriterStats::new();
+        }
+    }
+}
+
 fn writer(conn: Connection, mut jobs: mpsc::UnboundedReceiver<WriteJob>) {
     let mut batch: Vec<(Vec<Step>, Reply<Vec<u64>>)> = Vec::with_capacity(MAX_BATCH);
     let mut stop = None;
+    let mut stats = WriterStats::new();
     while let Some(first) = jobs.blocking_recv() {
         let mut next = Some(first);
         while let Some(job) = next.take() {
@@ -196,7 +246,8 @@ fn writer(conn: Connection, mut jobs: mpsc::UnboundedReceiver<WriteJob>) {
             }
         }
         if !batch.is_empty() {
-            let results = write_batch(&conn, &batch);
+            let (results, executing, committing) = write_batch(&conn, &batch);
+            stats.add(batch.len(), executing, committing);
             for ((_, reply), result) in batch.drain(..).zip(results) {
                 let _ = reply.send(result);
             }
@@ -211,14 +262,15 @@ fn writer(conn: Connection, mut jobs: mpsc::UnboundedReceiver<WriteJob>) {
 
 /// Writes the batch in one transaction, each write of several statements under its own
 /// savepoint. If the transaction cannot commit, every write of the batch fails (none is
-/// acknowledged).
+/// acknowledged). Also says how long executing and committing took.
 fn write_batch(
     conn: &Connection,
     batch: &[(Vec<Step>, Reply<Vec<u64>>)],
-) -> Vec<Result<Vec<u64>, DbError>> {
+) -> (Vec<Result<Vec<u64>, DbError>>, Duration, Duration) {
+    let started = Instant::now();
+    let fail_all = |e: DbError| batch.iter().map(|_| Err(e.clone())).collect();
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let e = DbError::from(e);
-        return batch.iter().map(|_| Err(e.clone())).collect();
+        return (fail_all(e.into()), started.elapsed(), Duration::ZERO);
     }
     let mut results = Vec::with_capacity(batch.len());
     for (steps, _) in batch {
@@ -227,16 +279,18 @@ fn write_batch(
             Err(broken) => {
                 // A write could not be undone on its own: nothing of the batch may commit.
                 let _ = conn.execute_batch("ROLLBACK");
-                return batch.iter().map(|_| Err(broken.clone())).collect();
+                return (fail_all(broken), started.elapsed(), Duration::ZERO);
             }
         }
     }
-    if let Err(e) = conn.execute_batch("COMMIT") {
+    let executing = started.elapsed();
+    let committed = conn.execute_batch("COMMIT");
+    let committing = started.elapsed() - executing;
+    if let Err(e) = committed {
         let _ = conn.execute_batch("ROLLBACK");
-        let e = DbError::from(e);
-        return batch.iter().map(|_| Err(e.clone())).collect();
+        return (fail_all(e.into()), executing, committing);
     }
-    results
+    (results, executing, committing)
 }
 
 /// Runs one write inside the batch's transaction: its own result, or (outer `Err`) a
