@@ -154,8 +154,8 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
         if let Some(head) = c.expected_head {
             // That key guards only events numbered on from the head the decision saw; any
             // other numbering was decided on some other log than the stored one.
-            let numbered_on = (c.events.iter().enumerate())
-                .all(|(i, (seq, _, _))| *seq == head + 1 + i as u64);
+            let numbered_on =
+                (c.events.iter().enumerate()).all(|(i, (seq, _, _))| *seq == head + 1 + i as u64);
             if !numbered_on {
                 return Err(StoreError::Conflict);
             }
@@ -196,55 +196,55 @@ fn snapshot_steps(steps: &mut Vec<Step>, now: Timestamp, c: &ConversationWrite) 
     let s = &c.state;
     let state = to_json(s)?;
     steps.push(match c.expected_head {
-            None => Step::new(
-                "INSERT INTO conversations (id, asset_id, queue_id, status, head_seq, state,
+        None => Step::new(
+            "INSERT INTO conversations (id, asset_id, queue_id, status, head_seq, state,
                     priority, front_at, arrived_at, token_hash, identity, deadline_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                Params::default()
-                    .bind(s.id.to_string())
-                    .bind(s.asset_id.to_string())
-                    .bind(s.queue_id.to_string())
-                    .bind(s.status.name())
-                    .bind(s.head_seq as i64)
-                    .bind(state)
-                    .bind(s.priority as i64)
-                    .bind(s.front_at.0)
-                    .bind(s.arrived_at.0)
-                    .bind(c.token_hash.clone().unwrap_or_else(|| s.id.to_string()))
-                    .bind(s.customer.identity.clone())
-                    .bind(c.deadline.map(|t| t.0))
-                    .bind(now.0),
-            ),
-            // Most commits that change the snapshot (a connection, an accept) leave the chat
-            // where it is: its place columns are written only when they change, so that their
-            // indexes are not rewritten (and their pages not written again) each time.
-            Some(expected) => Step::new(
-                "UPDATE conversations SET head_seq = $1, state = $2, deadline_at = $3, updated_at = $4
+            Params::default()
+                .bind(s.id.to_string())
+                .bind(s.asset_id.to_string())
+                .bind(s.queue_id.to_string())
+                .bind(s.status.name())
+                .bind(s.head_seq as i64)
+                .bind(state)
+                .bind(s.priority as i64)
+                .bind(s.front_at.0)
+                .bind(s.arrived_at.0)
+                .bind(c.token_hash.clone().unwrap_or_else(|| s.id.to_string()))
+                .bind(s.customer.identity.clone())
+                .bind(c.deadline.map(|t| t.0))
+                .bind(now.0),
+        ),
+        // Most commits that change the snapshot (a connection, an accept) leave the chat
+        // where it is: its place columns are written only when they change, so that their
+        // indexes are not rewritten (and their pages not written again) each time.
+        Some(expected) => Step::new(
+            "UPDATE conversations SET head_seq = $1, state = $2, deadline_at = $3, updated_at = $4
                  WHERE id = $5 AND head_seq <= $6
                    AND NOT EXISTS (SELECT 1 FROM events WHERE conversation_id = $5 AND seq > $6)",
-                Params::default()
-                    .bind(s.head_seq as i64)
-                    .bind(state)
-                    .bind(c.deadline.map(|t| t.0))
-                    .bind(now.0)
-                    .bind(s.id.to_string())
-                    .bind(expected as i64),
-            )
-            .expect_one(),
-        });
-        if c.expected_head.is_some() {
-            steps.push(Step::new(
-                "UPDATE conversations SET queue_id = $1, status = $2, priority = $3, front_at = $4
+            Params::default()
+                .bind(s.head_seq as i64)
+                .bind(state)
+                .bind(c.deadline.map(|t| t.0))
+                .bind(now.0)
+                .bind(s.id.to_string())
+                .bind(expected as i64),
+        )
+        .expect_one(),
+    });
+    if c.expected_head.is_some() {
+        steps.push(Step::new(
+            "UPDATE conversations SET queue_id = $1, status = $2, priority = $3, front_at = $4
                  WHERE id = $5
                    AND (queue_id <> $1 OR status <> $2 OR priority <> $3 OR front_at <> $4)",
-                Params::default()
-                    .bind(s.queue_id.to_string())
-                    .bind(s.status.name())
-                    .bind(s.priority as i64)
-                    .bind(s.front_at.0)
-                    .bind(s.id.to_string()),
-            ));
-        }
+            Params::default()
+                .bind(s.queue_id.to_string())
+                .bind(s.status.name())
+                .bind(s.priority as i64)
+                .bind(s.front_at.0)
+                .bind(s.id.to_string()),
+        ));
+    }
     Ok(())
 }
 

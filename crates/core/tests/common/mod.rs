@@ -304,7 +304,10 @@ impl World {
             c.apply(event, now);
             if let Some(mut before) = only_log {
                 before.head_seq = c.head_seq;
-                assert_eq!(*c, before, "{event:?} changed more than the snapshot's head");
+                assert_eq!(
+                    *c, before,
+                    "{event:?} changed more than the snapshot's head"
+                );
             }
             for agent in self.agents.values_mut() {
                 if involved.contains(&agent.id) {
