@@ -67,8 +67,9 @@ fn options(url: &str, extra: &[&str]) -> Options {
         "3",
         "--capacity",
         "2",
+        // Poisson arrivals: at 4 chats/s, 3 s without one is e^-12 (at 2 it was e^-6, 1 in 400).
         "--rates",
-        "2",
+        "4",
         "--duration",
         "3",
         "--drain",
