@@ -31,11 +31,19 @@ where
     text.parse().map_err(StoreError::corrupt)
 }
 
-/// The columns of a conversation's snapshot as of its log: the stored state, and the last
-/// `seq` in its log, which is newer when messages were appended after the row was written
-/// (they change nothing but the head, so the row is not rewritten for them: `commit.rs`).
-const SNAPSHOT: &str =
-    "c.state, (SELECT MAX(e.seq) FROM events e WHERE e.conversation_id = c.id) AS head";
+/// A query of conversations' snapshots as of their log (`rest` follows `FROM conversations c`):
+/// the stored state, and the last `seq` in its log, which is newer when messages were
+/// appended after the row was written (they change nothing but the head, so the row is not
+/// rewritten for them: `commit.rs`). Read with [`snapshot`].
+macro_rules! snapshot_query {
+    ($rest:literal) => {
+        concat!(
+            "SELECT c.state, (SELECT MAX(e.seq) FROM events e WHERE e.conversation_id = c.id)
+             FROM conversations c ",
+            $rest
+        )
+    };
+}
 
 fn snapshot(row: &Row) -> Result<Conversation> {
     let mut c: Conversation = parse(&row.try_get::<String>(0)?)?;
@@ -63,10 +71,9 @@ impl Store {
             return Ok(Some(c));
         }
         let row = self
-            .fetch_optional(
-                &format!("SELECT {SNAPSHOT} FROM conversations c WHERE c.id = $1"),
-                |q| q.bind(cid.to_string()),
-            )
+            .fetch_optional(snapshot_query!("WHERE c.id = $1"), |q| {
+                q.bind(cid.to_string())
+            })
             .await?;
         let found: Option<Conversation> = row.map(|r| snapshot(&r)).transpose()?;
         Ok(found.map(|c| match &self.snapshots {
@@ -293,8 +300,8 @@ impl Store {
     ) -> Result<Vec<Conversation>> {
         let rows = self
             .fetch_all(
-                &format!(
-                    "SELECT {SNAPSHOT} FROM conversations c WHERE c.identity = $1 AND c.id <> $2
+                snapshot_query!(
+                    "WHERE c.identity = $1 AND c.id <> $2
                      ORDER BY c.arrived_at DESC, c.id DESC LIMIT $3"
                 ),
                 |q| {

@@ -65,9 +65,6 @@ impl Sqlite {
             .spawn(move || {
                 let conn = connect(&writer_path).and_then(|mut c| {
                     schema::migrate_sqlite(&mut c)?;
-                    Ok(c)
-                });
-                let conn = conn.and_then(|c| {
                     c.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
                     // A write's savepoint keeps the pages it changes in a sub-journal, which
                     // spills to a temporary file past 64 KiB (a file created and removed per
