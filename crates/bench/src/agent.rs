@@ -214,7 +214,7 @@ impl Agent {
     ) {
         self.next_cmd += 1;
         let n = self.next_cmd;
-        let frame = frame(format!("k{n}")).to_string();
+        let frame = frame(format!("k{n}-{}", self.ctx.run)).to_string();
         let step = self
             .chats
             .get(&cid)
@@ -464,6 +464,7 @@ fn available(snapshot: &Value) -> bool {
     snapshot["agent"]["presence"]["state"] == "available"
 }
 
+/// The number in an id `k<n>-<run>`.
 fn command_number(id: &str) -> Option<u64> {
-    id.strip_prefix('k')?.parse().ok()
+    id.strip_prefix('k')?.split_once('-')?.0.parse().ok()
 }

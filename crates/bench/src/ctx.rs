@@ -29,6 +29,10 @@ pub struct Ctx {
     pub stop: watch::Sender<bool>,
     pub chat_no: AtomicU64,
     pub plant: Plant,
+    /// This run's mark in agents' command ids: an agent's ids are its own across all its
+    /// chats and kept by the server for a day, so a later run against the same server (whose
+    /// agents are reused) must not send the ids of an earlier one.
+    pub run: String,
 }
 
 impl Ctx {
@@ -57,6 +61,7 @@ impl Ctx {
             stop: watch::channel(false).0,
             chat_no: AtomicU64::new(0),
             plant,
+            run: uuid::Uuid::new_v4().simple().to_string()[..8].to_string(),
             opts,
         })
     }
