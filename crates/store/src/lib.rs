@@ -18,6 +18,7 @@ mod schema;
 mod sessions;
 mod snapshots;
 mod sqlite;
+mod sqlite_checkpoint;
 
 pub use catalog::CatalogKind;
 pub use commit::{AgentWrite, CommandRecord, Commit, ConversationWrite};

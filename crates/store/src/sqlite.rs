@@ -15,6 +15,7 @@
 //! prepared once per connection and cached.
 
 use crate::db::{DbError, Row, Step, Value};
+use crate::sqlite_checkpoint::{self, Checkpointer, BACKSTOP_FRAMES};
 use crate::{schema, Result};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, ToSql};
@@ -30,11 +31,6 @@ const READERS: usize = 4;
 const STATEMENT_CACHE: usize = 128;
 /// How long a connection waits for another's lock before giving up (`SQLITE_BUSY`).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// WAL pages after which the writer checkpoints (copies them into the database file) after a
-/// commit. SQLite's default is 1,000; a larger WAL checkpoints less often, and each
-/// checkpoint copies a hot page once however many times it was written meanwhile
-/// (docs/benchmarks.md measures it). 10,000 pages of 4 KiB: a WAL of about 40 MB.
-const CHECKPOINT_PAGES: u32 = 10_000;
 
 type Reply<T> = oneshot::Sender<Result<T, DbError>>;
 
@@ -42,6 +38,9 @@ enum WriteJob {
     Write(Vec<Step>, Reply<Vec<u64>>),
     /// Answer once every write before it is durable, then stop.
     Stop(oneshot::Sender<()>),
+    /// From the checkpoint thread: the WAL is long and nearly all copied; finish the copy when
+    /// idle, so that the next batch rewinds it (`sqlite_checkpoint.rs`).
+    Rewind,
 }
 
 enum ReadJob {
@@ -52,6 +51,7 @@ enum ReadJob {
 pub(crate) struct Sqlite {
     writes: mpsc::UnboundedSender<WriteJob>,
     reads: std_mpsc::Sender<ReadJob>,
+    checkpointer: Checkpointer,
 }
 
 impl Sqlite {
@@ -65,7 +65,9 @@ impl Sqlite {
             .spawn(move || {
                 let conn = connect(&writer_path).and_then(|mut c| {
                     schema::migrate_sqlite(&mut c)?;
-                    c.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
+                    // Checkpoints run on a thread of their own (`sqlite_checkpoint.rs`); the
+                    // writer's own is the backstop.
+                    c.pragma_update(None, "wal_autocheckpoint", BACKSTOP_FRAMES)?;
                     // A write's savepoint keeps the pages it changes in a sub-journal, which
                     // spills to a temporary file past 64 KiB (a file created and removed per
                     // large batch): keep it in memory.
@@ -95,7 +97,15 @@ impl Sqlite {
                 .spawn(move || reader(conn, jobs))
                 .map_err(|e| DbError::Other(format!("starting a SQLite reader: {e}")))?;
         }
-        Ok(Sqlite { writes, reads })
+        let ask_rewind = writes.clone();
+        let checkpointer = Checkpointer::start(connect(&path)?, move || {
+            let _ = ask_rewind.send(WriteJob::Rewind);
+        })?;
+        Ok(Sqlite {
+            writes,
+            reads,
+            checkpointer,
+        })
     }
 
     pub(crate) async fn read(&self, sql: String, params: Vec<Value>) -> Result<Vec<Row>, DbError> {
@@ -122,6 +132,7 @@ impl Sqlite {
         for _ in 0..READERS {
             let _ = self.reads.send(ReadJob::Stop);
         }
+        self.checkpointer.stop();
     }
 }
 
@@ -188,10 +199,15 @@ struct WriterStats {
     writes: u64,
     executing: Duration,
     committing: Duration,
+    /// The longest batch, and how many took over `SLOW`: every write waiting meanwhile waits
+    /// that long for its answer, so these set the tail of the acknowledgements.
+    longest: Duration,
+    slow: u64,
 }
 
 impl WriterStats {
     const EVERY: Duration = Duration::from_secs(10);
+    const SLOW: Duration = Duration::from_millis(5);
 
     fn new() -> Self {
         WriterStats {
@@ -200,6 +216,8 @@ impl WriterStats {
             writes: 0,
             executing: Duration::ZERO,
             committing: Duration::ZERO,
+            longest: Duration::ZERO,
+            slow: 0,
         }
     }
 
@@ -208,6 +226,9 @@ impl WriterStats {
         self.writes += writes as u64;
         self.executing += executing;
         self.committing += committing;
+        let took = executing + committing;
+        self.longest = self.longest.max(took);
+        self.slow += (took > Self::SLOW) as u64;
         let period = self.since.elapsed();
         if period >= Self::EVERY {
             let share = |d: Duration| 100.0 * d.as_secs_f64() / period.as_secs_f64();
@@ -216,6 +237,8 @@ impl WriterStats {
                 writes = self.writes,
                 executing_pct = format!("{:.0}", share(self.executing)),
                 committing_pct = format!("{:.0}", share(self.committing)),
+                longest_ms = format!("{:.1}", self.longest.as_secs_f64() * 1e3),
+                over_5ms = self.slow,
                 seconds = period.as_secs(),
                 "sqlite writer"
             );
@@ -228,11 +251,27 @@ fn writer(conn: Connection, mut jobs: mpsc::UnboundedReceiver<WriteJob>) {
     let mut batch: Vec<(Vec<Step>, Reply<Vec<u64>>)> = Vec::with_capacity(MAX_BATCH);
     let mut stop = None;
     let mut stats = WriterStats::new();
-    while let Some(first) = jobs.blocking_recv() {
+    let mut rewind_asked = false;
+    loop {
+        let first = match jobs.try_recv() {
+            Ok(job) => job,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                if std::mem::take(&mut rewind_asked) {
+                    sqlite_checkpoint::copy_rest(&conn);
+                    continue;
+                }
+                match jobs.blocking_recv() {
+                    Some(job) => job,
+                    None => return,
+                }
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => return,
+        };
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
                 WriteJob::Write(steps, reply) => batch.push((steps, reply)),
+                WriteJob::Rewind => rewind_asked = true,
                 WriteJob::Stop(done) => {
                     stop = Some(done);
                     break;

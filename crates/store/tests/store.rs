@@ -76,6 +76,14 @@ store_suite!(
     concurrent_offers_to_one_agent_have_one_winner,
 );
 
+/// What only one backend has.
+mod sqlite_only {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_wal_is_copied_beside_the_writer_and_rewound() {
+        crate::with_sqlite(crate::suite::the_wal_is_copied_beside_the_writer_and_rewound).await;
+    }
+}
+
 /// Runs `test` on a new SQLite database file, removed afterwards.
 pub async fn with_sqlite<F, Fut>(test: F)
 where

@@ -8,9 +8,11 @@ mod conversations;
 mod fixtures;
 mod housekeeping;
 mod routing;
+mod sqlite_wal;
 
 pub use catalog::*;
 pub use concurrency::*;
 pub use conversations::*;
 pub use housekeeping::*;
 pub use routing::*;
+pub use sqlite_wal::*;

@@ -1,0 +1,113 @@
+//! Checkpoints beside the SQLite writer, so that no commit waits for one.
+//!
+//! In WAL mode a commit appends pages to the WAL; a checkpoint copies them into the database
+//! file. SQLite's automatic checkpoint runs inside the commit that crosses its threshold: that
+//! commit, and every write queued behind it, waits for the whole copy and its fsync — at a
+//! 10,000-page threshold, the p99 of an acknowledgement was that stall (docs/benchmarks.md).
+//!
+//! Here a thread of its own copies the WAL while the writer goes on: a PASSIVE checkpoint takes
+//! no lock a writer needs. Copying often also keeps reads cheap: a page is looked up only in the
+//! part of the WAL not yet copied. What the thread cannot do alone is rewind the WAL to its
+//! start: SQLite does that when a write transaction begins with every frame copied, and under
+//! steady load the writer has always appended more by then. So once the WAL is long and the
+//! copy has nearly caught up, the thread asks the writer to copy the last few frames itself
+//! the next time it has nothing to do ([`copy_rest`]); its next batch then begins on a
+//! fully copied WAL, and SQLite writes it from the WAL's start (over the file's existing
+//! blocks, which is also the cheaper write). That last copy still takes a few milliseconds (it
+//! ends with an fsync of the database file), and a write arriving meanwhile waits for it, so
+//! rewinds are kept rare: one per `REWIND_FRAMES`. A writer that is never idle (overload)
+//! leaves the rewind to its own automatic checkpoint at `BACKSTOP_FRAMES`, which then has
+//! little left to copy.
+
+use crate::db::DbError;
+use rusqlite::Connection;
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+
+/// How often the thread copies what the WAL has gained.
+const EVERY: Duration = Duration::from_millis(100);
+/// A WAL this long (4 KiB pages: about 80 MB) is rewound once copied.
+const REWIND_FRAMES: i64 = 20_000;
+/// Copy passes in a row while the WAL is long and the copy is not within `CAUGHT_UP_FRAMES`
+/// of its end (each pass copies what was appended during the one before).
+const MAX_PASSES: usize = 8;
+/// Frames left for the writer to copy before a rewind.
+const CAUGHT_UP_FRAMES: i64 = 200;
+/// The writer's own automatic checkpoint, kept as a backstop for a load the thread cannot keep
+/// up with: it then copies only what the thread has not.
+pub(crate) const BACKSTOP_FRAMES: i64 = 3 * REWIND_FRAMES;
+
+/// Called by the writer when no write is waiting (it holds no transaction), after the thread
+/// asked for a rewind: copies the frames the thread has not, so that the writer's next `BEGIN`
+/// rewinds the WAL. A copy that could not finish (the thread is copying, a reader still needs
+/// old frames) is left for the thread to ask again.
+pub(crate) fn copy_rest(writer: &Connection) {
+    let started = std::time::Instant::now();
+    match checkpoint(writer) {
+        Ok(frames) => tracing::debug!(
+            ?frames,
+            ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
+            "the writer copied the WAL's last frames for a rewind"
+        ),
+        Err(e) => tracing::warn!(error = %e, "the writer's checkpoint before a WAL rewind failed"),
+    }
+}
+
+/// The running checkpoint thread; [`Checkpointer::stop`] or dropping this handle stops it.
+pub(crate) struct Checkpointer {
+    stop: std_mpsc::Sender<()>,
+}
+
+impl Checkpointer {
+    /// Starts the thread on its own connection; `ask_rewind` asks the writer to call
+    /// [`copy_rest`] when it is next idle.
+    pub(crate) fn start(
+        conn: Connection,
+        ask_rewind: impl Fn() + Send + 'static,
+    ) -> Result<Checkpointer, DbError> {
+        let (stop, stopped) = std_mpsc::channel();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || run(conn, ask_rewind, stopped))
+            .map_err(|e| DbError::Other(format!("starting the SQLite checkpointer: {e}")))?;
+        Ok(Checkpointer { stop })
+    }
+
+    pub(crate) fn stop(&self) {
+        let _ = self.stop.send(());
+    }
+}
+
+fn run(conn: Connection, ask_rewind: impl Fn(), stopped: std_mpsc::Receiver<()>) {
+    // Any message, or the handle's drop, stops the thread.
+    while let Err(std_mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
+        for _ in 0..MAX_PASSES {
+            let (log, copied) = match checkpoint(&conn) {
+                Ok(Some(frames)) => frames,
+                // Another checkpoint holds the lock: the writer's.
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "background checkpoint failed");
+                    break;
+                }
+            };
+            if log - copied > CAUGHT_UP_FRAMES {
+                continue;
+            }
+            if log >= REWIND_FRAMES {
+                ask_rewind();
+            }
+            break;
+        }
+    }
+}
+
+/// A PASSIVE checkpoint: copies what it can without waiting for anyone. The WAL's length and
+/// how much of it is now copied, in frames; `None` if another checkpoint was running.
+fn checkpoint(conn: &Connection) -> Result<Option<(i64, i64)>, DbError> {
+    let (busy, log, copied): (i64, i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    Ok((busy == 0).then_some((log, copied)))
+}
