@@ -57,6 +57,7 @@ pub(crate) struct Sqlite {
 impl Sqlite {
     /// Opens the file (creating it), migrates it, and starts the threads.
     pub(crate) async fn open(path: String) -> Result<Sqlite> {
+        configure_sqlite();
         let (ready, started) = oneshot::channel();
         let (writes, write_jobs) = mpsc::unbounded_channel();
         let writer_path = path.clone();
@@ -134,6 +135,24 @@ impl Sqlite {
         }
         self.checkpointer.stop();
     }
+}
+
+/// Process-wide settings, which SQLite takes only before its first connection (later calls
+/// are refused, harmlessly): no memory statistics, which would take a global mutex on every
+/// allocation of every connection (one in the writer's profile per statement).
+fn configure_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: called once, before this process opens a connection (or refused by SQLite
+        // with SQLITE_MISUSE if another part of it already has); the argument is an int, as
+        // SQLITE_CONFIG_MEMSTATUS expects.
+        unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::os::raw::c_int,
+            );
+        }
+    });
 }
 
 fn connect(path: &str) -> Result<Connection, DbError> {
