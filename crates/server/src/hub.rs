@@ -209,6 +209,11 @@ pub struct Receiver {
 }
 
 impl Receiver {
+    /// Whether no item is queued now.
+    pub fn is_empty(&self) -> bool {
+        self.mailbox.queue.lock().unwrap().is_empty()
+    }
+
     /// The next item, waiting for one if none is queued (never `None`: the receiver holds its
     /// mailbox). Cancel-safe: an item is taken only when it is returned, and a wake-up not
     /// waited for stays stored in `Notify`.

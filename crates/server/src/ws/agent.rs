@@ -98,11 +98,18 @@ impl Session {
         if opened {
             let mut ping = tokio::time::interval(PING_EVERY);
             ping.tick().await;
+            socket.hold();
             loop {
+                // What was sent goes out once nothing more is queued for this connection.
+                if rx.is_empty() && !socket.write_held().await {
+                    break;
+                }
                 tokio::select! {
                     message = socket.stream.next() => {
                         match Box::pin(socket.accept(message, KNOWN)).await {
                             Incoming::Frame(v) => {
+                                // What is held does not wait for the command's commit.
+                                if !socket.write_held().await { break; }
                                 if !Box::pin(self.command(&mut socket, v)).await { break; }
                             }
                             Incoming::Handled => {}

@@ -156,13 +156,20 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
 
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
+    socket.hold();
     while ok {
+        // What was sent goes out once nothing more is queued for this connection.
+        if rx.is_empty() && !socket.write_held().await {
+            break;
+        }
         let position_due = line.dirty && latest.is_queued();
         let wait = line.sent_at + POSITION_EVERY;
         tokio::select! {
             message = socket.stream.next() => {
                 ok = match Box::pin(socket.accept(message, KNOWN)).await {
-                    Incoming::Frame(v) => Box::pin(command(&engine, &mut socket, cid, &latest, v)).await,
+                    // What is held does not wait for the command's commit.
+                    Incoming::Frame(v) => socket.write_held().await
+                        && Box::pin(command(&engine, &mut socket, cid, &latest, v)).await,
                     Incoming::Handled => true,
                     Incoming::Closed => false,
                 };

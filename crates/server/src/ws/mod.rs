@@ -40,14 +40,20 @@ pub const CLOSE_TOO_BIG: u16 = 1009;
 /// The server could not serve the connection now (the store is unreachable): retry.
 pub const CLOSE_TRY_AGAIN: u16 = 1013;
 
+/// Frames a connection's loop may hold back to write together (see [`Socket::hold`]), and
+/// the bytes past which held frames are written anyway.
+const MAX_HELD: u32 = 16;
+const HOLD_BYTES: usize = 8 * 1024;
+
 /// A WebSocket upgrade with buffers sized for an idle chat, not for bulk transfer: the read
 /// buffer (allocated per connection up front; tungstenite's default is 128 KiB) holds a
-/// typical command frame in one read and grows for a longer one; writes go straight out.
+/// typical command frame in one read and grows for a longer one. The write buffer is not
+/// allocated up front; frames are written when sent, unless held (`Socket::hold`).
 pub fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     ws.max_message_size(MAX_TRANSPORT_BYTES)
         .max_frame_size(MAX_TRANSPORT_BYTES)
         .read_buffer_size(512)
-        .write_buffer_size(0)
+        .write_buffer_size(HOLD_BYTES)
 }
 
 pub struct Socket {
@@ -57,6 +63,9 @@ pub struct Socket {
     tokens: f64,
     refill_at: Instant,
     strikes: u32,
+    /// Frames sent wait for `write_held` (up to `MAX_HELD` of them).
+    holding: bool,
+    held: u32,
 }
 
 /// What came in from the client.
@@ -79,14 +88,40 @@ impl Socket {
             tokens: RATE_BURST,
             refill_at: Instant::now(),
             strikes: 0,
+            holding: false,
+            held: 0,
         }
     }
 
+    /// Sends a frame: at once, or, while the connection holds, with the frames after it.
     pub async fn send_text(&mut self, text: &str) -> bool {
-        self.sink
-            .send(Message::Text(Utf8Bytes::from(text)))
-            .await
-            .is_ok()
+        let frame = Message::Text(Utf8Bytes::from(text));
+        if self.holding && self.held < MAX_HELD {
+            self.held += 1;
+            self.sink.feed(frame).await.is_ok()
+        } else {
+            // Writes what was held too, in order.
+            self.held = 0;
+            self.sink.send(frame).await.is_ok()
+        }
+    }
+
+    /// From now on, frames sent wait for `write_held` (at most `MAX_HELD` of them, and
+    /// `HOLD_BYTES`). A connection's loop holds, and writes what it holds whenever nothing
+    /// more is queued for it, so that what goes out together — the ack of a message and the
+    /// echo of that message, the events of one commit — is one write (one `send` system
+    /// call, one wake-up of the client) instead of one a frame.
+    pub fn hold(&mut self) {
+        self.holding = true;
+    }
+
+    /// Writes the frames held.
+    pub async fn write_held(&mut self) -> bool {
+        if self.held == 0 {
+            return true;
+        }
+        self.held = 0;
+        self.sink.flush().await.is_ok()
     }
 
     pub async fn send(&mut self, frame: &ServerFrame) -> bool {
@@ -103,6 +138,8 @@ impl Socket {
     }
 
     pub async fn ping(&mut self) -> bool {
+        // Written with what is held.
+        self.held = 0;
         self.sink
             .send(Message::Ping(Default::default()))
             .await
