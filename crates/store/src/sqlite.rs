@@ -19,7 +19,6 @@ use crate::sqlite_checkpoint::{self, Checkpointer, BACKSTOP_FRAMES};
 use crate::{schema, Result};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, ToSql};
-use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
@@ -50,7 +49,9 @@ enum ReadJob {
 
 pub(crate) struct Sqlite {
     writes: mpsc::UnboundedSender<WriteJob>,
-    reads: std_mpsc::Sender<ReadJob>,
+    /// Received by whichever reader is free (each waits on the channel itself: a lock around
+    /// one receiver cost every read a hand-off between the readers too).
+    reads: flume::Sender<ReadJob>,
     checkpointer: Checkpointer,
 }
 
@@ -88,8 +89,7 @@ impl Sqlite {
             .map_err(|e| DbError::Other(format!("starting the SQLite writer: {e}")))?;
         started.await.map_err(|_| DbError::Closed)??;
 
-        let (reads, read_jobs) = std_mpsc::channel();
-        let read_jobs = Arc::new(Mutex::new(read_jobs));
+        let (reads, read_jobs) = flume::unbounded();
         for n in 0..READERS {
             let conn = connect(&path)?;
             let jobs = read_jobs.clone();
@@ -171,14 +171,9 @@ fn connect(path: &str) -> Result<Connection, DbError> {
     Ok(conn)
 }
 
-fn reader(conn: Connection, jobs: Arc<Mutex<std_mpsc::Receiver<ReadJob>>>) {
+fn reader(conn: Connection, jobs: flume::Receiver<ReadJob>) {
     loop {
-        // One reader waits on the channel at a time; the others wait for the lock.
-        let job = match jobs.lock() {
-            Ok(rx) => rx.recv(),
-            Err(_) => return,
-        };
-        match job {
+        match jobs.recv() {
             Ok(ReadJob::Read(sql, params, reply)) => {
                 let _ = reply.send(query(&conn, &sql, &params));
             }
