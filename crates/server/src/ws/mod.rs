@@ -100,10 +100,14 @@ impl Socket {
             self.held += 1;
             self.sink.feed(frame).await.is_ok()
         } else {
-            // Writes what was held too, in order.
-            self.held = 0;
-            self.sink.send(frame).await.is_ok()
+            self.send_now(frame).await
         }
+    }
+
+    /// Writes a message now, after what was held (in order).
+    async fn send_now(&mut self, message: Message) -> bool {
+        self.held = 0;
+        self.sink.send(message).await.is_ok()
     }
 
     /// From now on, frames sent wait for `write_held` (at most `MAX_HELD` of them, and
@@ -138,22 +142,15 @@ impl Socket {
     }
 
     pub async fn ping(&mut self) -> bool {
-        // Written with what is held.
-        self.held = 0;
-        self.sink
-            .send(Message::Ping(Default::default()))
-            .await
-            .is_ok()
+        self.send_now(Message::Ping(Default::default())).await
     }
 
     pub async fn close(&mut self, code: u16, reason: &str) {
-        let _ = self
-            .sink
-            .send(Message::Close(Some(CloseFrame {
-                code,
-                reason: Utf8Bytes::from(reason),
-            })))
-            .await;
+        self.send_now(Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from(reason),
+        })))
+        .await;
         let _ = self.sink.close().await;
     }
 
