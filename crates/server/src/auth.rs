@@ -99,8 +99,16 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
 }
 
+/// Lower-case hex, written into one string (every command's fingerprint passes here: a
+/// `format!` per byte cost 32 allocations a hash).
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 0xf) as usize] as char);
+    }
+    out
 }
 
 /// The claims of an identity token: `base64url(claims JSON) + "." + base64url(HMAC-SHA256(
@@ -173,6 +181,14 @@ mod tests {
         assert!(h.starts_with("$argon2id$"));
         assert!(verify_password("s3cret", &h));
         assert!(!verify_password("other", &h));
+    }
+
+    #[test]
+    fn sha256_is_lower_case_hex() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

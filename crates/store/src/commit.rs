@@ -3,6 +3,7 @@
 
 use crate::db::{DbError, Params, Step};
 use crate::{Result, Store, StoreError};
+use std::sync::Arc;
 use switchboard_core::{Agent, AgentEvent, Conversation, ConversationEvent, Presence, Timestamp};
 
 /// New events of one conversation and its snapshot after them.
@@ -10,8 +11,9 @@ pub struct ConversationWrite {
     /// `None` for a new conversation; otherwise the `head_seq` the decision saw (the commit
     /// fails with `Conflict` if the log has grown past it meanwhile).
     pub expected_head: Option<u64>,
-    /// The snapshot after the events (its `head_seq` is the last event's number).
-    pub state: Conversation,
+    /// The snapshot after the events (its `head_seq` is the last event's number). Shared:
+    /// the cache keeps it and the engine publishes it, with no copy for either.
+    pub state: Arc<Conversation>,
     /// The events, numbered `expected_head + 1 ..= state.head_seq`.
     pub events: Vec<(u64, Timestamp, ConversationEvent)>,
     /// When the timers next have something to do for it.
@@ -81,7 +83,7 @@ impl Store {
         self.write(steps).await.map_err(DbError::settle)?;
         if let Some(cache) = &self.snapshots {
             if let Some(c) = &commit.conversation {
-                cache.keep_conversation(c.state.clone());
+                cache.keep_shared_conversation(c.state.clone());
             }
             for a in &commit.agents {
                 cache.keep_agent(a.expected_version + 1, &a.state);

@@ -33,6 +33,10 @@ impl Snapshots {
     /// Keeps `c` unless a later snapshot is there already: commits and reads racing to
     /// fill the cache never move it backwards. Returns the latest snapshot kept.
     pub(crate) fn keep_conversation(&self, c: Conversation) -> Arc<Conversation> {
+        self.keep_shared_conversation(Arc::new(c))
+    }
+
+    pub(crate) fn keep_shared_conversation(&self, c: Arc<Conversation>) -> Arc<Conversation> {
         let mut map = self.conversations.lock().expect("cache lock");
         if let Some(old) = map.get(&c.id) {
             if old.head_seq > c.head_seq {
@@ -42,7 +46,6 @@ impl Snapshots {
         if map.len() >= CAPACITY && !map.contains_key(&c.id) {
             map.clear();
         }
-        let c = Arc::new(c);
         map.insert(c.id, c.clone());
         c
     }

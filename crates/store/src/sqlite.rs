@@ -28,6 +28,10 @@ const MAX_BATCH: usize = 512;
 const READERS: usize = 4;
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 128;
+/// The writer's page cache (KiB; SQLite's default is 2 MiB). Messages land on the index pages
+/// of every active conversation: with the default, the writer read pages back from the
+/// file about once a write.
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
 /// How long a connection waits for another's lock before giving up (`SQLITE_BUSY`).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -74,6 +78,7 @@ impl Sqlite {
                     // spills to a temporary file past 64 KiB (a file created and removed per
                     // large batch): keep it in memory.
                     c.pragma_update(None, "temp_store", "MEMORY")?;
+                    c.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
                     Ok(c)
                 });
                 match conn {
@@ -319,7 +324,7 @@ fn write_batch(
 ) -> (Vec<Result<Vec<u64>, DbError>>, Duration, Duration) {
     let started = Instant::now();
     let fail_all = |e: DbError| batch.iter().map(|_| Err(e.clone())).collect();
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = run(conn, "BEGIN IMMEDIATE") {
         return (fail_all(e.into()), started.elapsed(), Duration::ZERO);
     }
     let mut results = Vec::with_capacity(batch.len());
@@ -328,16 +333,16 @@ fn write_batch(
             Ok(result) => results.push(result),
             Err(broken) => {
                 // A write could not be undone on its own: nothing of the batch may commit.
-                let _ = conn.execute_batch("ROLLBACK");
+                let _ = run(conn, "ROLLBACK");
                 return (fail_all(broken), started.elapsed(), Duration::ZERO);
             }
         }
     }
     let executing = started.elapsed();
-    let committed = conn.execute_batch("COMMIT");
+    let committed = run(conn, "COMMIT");
     let committing = started.elapsed() - executing;
     if let Err(e) = committed {
-        let _ = conn.execute_batch("ROLLBACK");
+        let _ = run(conn, "ROLLBACK");
         return (fail_all(e.into()), executing, committing);
     }
     (results, executing, committing)
@@ -351,15 +356,21 @@ fn write_one(conn: &Connection, steps: &[Step]) -> Result<Result<Vec<u64>, DbErr
     if steps.len() == 1 {
         return Ok(run_steps(conn, steps));
     }
-    if let Err(e) = conn.execute_batch("SAVEPOINT one_write") {
+    if let Err(e) = run(conn, "SAVEPOINT one_write") {
         return Ok(Err(e.into()));
     }
     let written = run_steps(conn, steps);
     if written.is_err() {
-        conn.execute_batch("ROLLBACK TO one_write")?;
+        run(conn, "ROLLBACK TO one_write")?;
     }
-    conn.execute_batch("RELEASE one_write")?;
+    run(conn, "RELEASE one_write")?;
     Ok(written)
+}
+
+/// Runs a statement without parameters from the statement cache (`execute_batch` would parse
+/// it again each time: the savepoints come twice a write).
+fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.raw_execute().map(|_| ())
 }
 
 fn run_steps(conn: &Connection, steps: &[Step]) -> Result<Vec<u64>, DbError> {

@@ -54,9 +54,11 @@ impl Engine {
         client: Option<&ClientId>,
         command: &ConversationCommand,
     ) -> Result<Outcome, EngineError> {
+        // Shared with the store's cache: the decision reads it, and the one copy made is the
+        // snapshot after the events (a conversation's strings and sets made each copy cost).
         let before = self
             .store
-            .conversation(cid)
+            .conversation_shared(cid)
             .await?
             .ok_or(DomainError::ConversationNotFound)?;
         // The agents the decision reads or whose snapshot its events change. A message or a
@@ -77,14 +79,14 @@ impl Engine {
             }
             _ => {}
         }
-        let mut rows = BTreeMap::new();
+        let mut versions = BTreeMap::new();
+        let mut agents: BTreeMap<AgentId, Agent> = BTreeMap::new();
         for aid in involved {
             if let Some(row) = self.store.agent(aid).await? {
-                rows.insert(aid, row);
+                versions.insert(aid, row.version);
+                agents.insert(aid, row.state);
             }
         }
-        let agents: BTreeMap<AgentId, Agent> =
-            rows.iter().map(|(id, r)| (*id, r.state.clone())).collect();
         let config = self.config.get().await?;
         let policy = config.policy_for(before.queue_id, before.asset_id);
         let now = self.now();
@@ -102,9 +104,17 @@ impl Engine {
             return self.record_no_op(client, now).await;
         }
 
-        // Fold the events into the conversation and every agent they concern.
-        let mut after = before.clone();
-        let mut after_agents = agents.clone();
+        // Fold the events into the conversation and every agent they concern. A message
+        // changes no agent (`Agent::apply_conversation`): the agents are copied only for
+        // events that may.
+        let mut after = (*before).clone();
+        let may_change_agents = !decision.agents.is_empty()
+            || decision.conversation.iter().any(|e| e.changes_snapshot());
+        let mut after_agents = if may_change_agents {
+            agents.clone()
+        } else {
+            BTreeMap::new()
+        };
         let mut numbered = Vec::with_capacity(decision.conversation.len());
         for e in &decision.conversation {
             after.apply(e, now);
@@ -129,18 +139,20 @@ impl Engine {
             .iter()
             .filter(|(id, a)| agents.get(id) != Some(a))
             .map(|(id, a)| AgentWrite {
-                expected_version: rows[id].version,
+                expected_version: versions[id],
                 state: a.clone(),
                 events: agent_events.remove(id).unwrap_or_default(),
                 deadline: agent_next_deadline(a, &base),
             })
             .collect();
         let seq = Some(after.head_seq);
+        let deadline = next_deadline(&after, &policy);
+        let after = Arc::new(after);
         let mut commit = Commit {
             now,
             conversation: Some(ConversationWrite {
                 expected_head: Some(before.head_seq),
-                deadline: next_deadline(&after, &policy),
+                deadline,
                 state: after.clone(),
                 events: numbered.clone(),
                 token_hash: None,
@@ -150,7 +162,6 @@ impl Engine {
         };
         self.commit(&mut commit).await?;
 
-        let after = Arc::new(after);
         self.publish_conversation(&before, &after, numbered);
         for w in commit.agents {
             let previous = &agents[&w.state.id];
@@ -200,7 +211,7 @@ impl Engine {
             conversation: Some(ConversationWrite {
                 expected_head: Some(c.head_seq),
                 deadline,
-                state: c.clone(),
+                state: Arc::new(c.clone()),
                 events: vec![],
                 token_hash: None,
             }),

@@ -183,7 +183,7 @@ impl Engine {
             conversation: Some(ConversationWrite {
                 expected_head: None,
                 deadline: next_deadline(&state, &policy),
-                state: state.clone(),
+                state: Arc::new(state.clone()),
                 events: numbered.clone(),
                 token_hash: Some(auth::token_hash(&token)),
             }),

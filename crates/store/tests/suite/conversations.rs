@@ -1,6 +1,8 @@
 //! Commits: new conversations and their logs, conditional writes that lose a race and write
 //! nothing, idempotency records.
 
+use std::sync::Arc;
+
 use switchboard_core::decide::{AgentCommand, ConversationCommand};
 use switchboard_core::{AgentEvent, ConversationEvent, ConversationId, Presence, QueueId, Status};
 use switchboard_store::{Store, StoreError};
@@ -10,7 +12,7 @@ use super::fixtures::*;
 pub async fn new_conversation_commit_and_read_back(store: Store, _url: String) {
     let queue = QueueId::new();
     let write = start_write(queue, 2, at(10_000));
-    let expected = write.state.clone();
+    let expected = (*write.state).clone();
     let token = write.token_hash.clone().unwrap();
     let first_events = write.events.clone();
     let mut commit = commit_at(at(10_000));
@@ -51,7 +53,7 @@ pub async fn new_conversation_commit_and_read_back(store: Store, _url: String) {
         ],
         at(11_000),
     );
-    let after = write.state.clone();
+    let after = (*write.state).clone();
     let mut commit = commit_at(at(11_000));
     commit.conversation = Some(write);
     store.commit(&mut commit).await.expect("second commit");
@@ -75,12 +77,12 @@ pub async fn events_after_pages_in_order(store: Store, _url: String) {
     for i in 0..8 {
         let now = at(2_000 + i);
         let write = conversation_write(&head, vec![customer_message(&format!("m{i}"))], now);
-        head = write.state.clone();
+        head = (*write.state).clone();
         let mut commit = commit_at(now);
         commit.conversation = Some(write);
         store.commit(&mut commit).await.unwrap();
         let write = conversation_write(&other_head, vec![customer_message("x")], now);
-        other_head = write.state.clone();
+        other_head = (*write.state).clone();
         let mut commit = commit_at(now);
         commit.conversation = Some(write);
         store.commit(&mut commit).await.unwrap();
@@ -134,7 +136,7 @@ pub async fn stale_head_seq_conflicts_and_writes_nothing(store: Store, _url: Str
         vec![customer_message("first")],
         at(2_000),
     ));
-    let won = winner.conversation.as_ref().unwrap().state.clone();
+    let won = (*winner.conversation.as_ref().unwrap().state).clone();
     let mut loser = commit_at(at(2_001));
     loser.conversation = Some(conversation_write(
         &c,
@@ -157,7 +159,7 @@ pub async fn stale_head_seq_conflicts_and_writes_nothing(store: Store, _url: Str
     // guard, not only the log's key, settles it.
     let mut write = conversation_write(&c, vec![customer_message("late")], at(3_000));
     write.expected_head = Some(2);
-    write.state.head_seq = 4;
+    Arc::make_mut(&mut write.state).head_seq = 4;
     write.events[0].0 = 4;
     let mut commit = commit_at(at(3_000));
     commit.conversation = Some(write);
@@ -198,8 +200,8 @@ pub async fn stale_head_seq_conflicts_and_writes_nothing(store: Store, _url: Str
 pub async fn new_conversation_with_a_taken_id_conflicts(store: Store, _url: String) {
     let write = start_write(QueueId::new(), 0, at(1_000));
     let mut twin = start_write(QueueId::new(), 5, at(2_000));
-    twin.state.id = write.state.id;
-    let expected = write.state.clone();
+    Arc::make_mut(&mut twin.state).id = write.state.id;
+    let expected = (*write.state).clone();
     let mut commit = commit_at(at(1_000));
     commit.conversation = Some(write);
     store.commit(&mut commit).await.unwrap();
@@ -489,7 +491,7 @@ pub async fn messages_extend_the_log_and_reads_follow_its_head(store: Store, url
     for i in 0..3 {
         let now = at(2_000 + i);
         let write = conversation_write(&head, vec![customer_message(&format!("m{i}"))], now);
-        head = write.state.clone();
+        head = (*write.state).clone();
         let mut commit = commit_at(now);
         commit.conversation = Some(write);
         store.commit(&mut commit).await.expect("message");
@@ -518,7 +520,7 @@ pub async fn messages_extend_the_log_and_reads_follow_its_head(store: Store, url
 
     // Decided on the log's head, the change commits and rewrites the row.
     let write = conversation_write(&head, vec![ConversationEvent::Ended], at(4_000));
-    let ended = write.state.clone();
+    let ended = (*write.state).clone();
     let mut commit = commit_at(at(4_000));
     commit.conversation = Some(write);
     store.commit(&mut commit).await.expect("end on the head");

@@ -2,6 +2,7 @@
 //! snapshots, commit the events with the snapshots guarded by the versions they came from.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use switchboard_core::config::{Account, Role};
 use switchboard_core::decide::{self, AgentCommand, ConversationCommand};
@@ -163,7 +164,7 @@ pub fn start_write(queue: QueueId, priority: i32, now: Timestamp) -> Conversatio
     ConversationWrite {
         expected_head: None,
         deadline: decide::next_deadline(&state, &policy()),
-        state,
+        state: Arc::new(state),
         events: numbered,
         token_hash: Some(format!("token-hash-{id}")),
     }
@@ -172,7 +173,7 @@ pub fn start_write(queue: QueueId, priority: i32, now: Timestamp) -> Conversatio
 /// Starts a conversation in `queue` at `now` and commits it.
 pub async fn start(store: &Store, queue: QueueId, priority: i32, now: Timestamp) -> Conversation {
     let write = start_write(queue, priority, now);
-    let state = write.state.clone();
+    let state = (*write.state).clone();
     let mut commit = commit_at(now);
     commit.conversation = Some(write);
     store
@@ -205,7 +206,7 @@ pub fn conversation_write(
     ConversationWrite {
         expected_head: Some(c.head_seq),
         deadline: decide::next_deadline(&state, &policy()),
-        state,
+        state: Arc::new(state),
         events: numbered,
         token_hash: None,
     }
@@ -263,7 +264,7 @@ pub async fn conversation_do(
             commit.agents.push(w);
         }
     }
-    let state = write.state.clone();
+    let state = (*write.state).clone();
     commit.conversation = Some(write);
     store.commit(&mut commit).await?;
     Ok(state)

@@ -23,7 +23,7 @@ async fn write(store: &Store, head: &mut Conversation, bytes: u64) {
     for i in 0..bytes.div_ceil(TEXT as u64) {
         let now = at(2_000 + i as i64);
         let write = conversation_write(head, vec![customer_message(&text)], now);
-        *head = write.state.clone();
+        *head = (*write.state).clone();
         let mut commit = commit_at(now);
         commit.conversation = Some(write);
         store.commit(&mut commit).await.expect("a message");
