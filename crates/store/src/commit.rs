@@ -107,7 +107,11 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
                 .bind(&cmd.fingerprint)
                 .bind(&cmd.response)
                 .bind(commit.now.0),
-        ));
+        )
+        .undone_by(Step::new(
+            "DELETE FROM commands WHERE scope = $1 AND client_id = $2",
+            Params::default().bind(&cmd.scope).bind(&cmd.client_id),
+        )));
     }
     for a in &commit.agents {
         let s = &a.state;
@@ -172,7 +176,13 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
                 .bind(at.0)
                 .bind(event.kind())
                 .bind(to_json(event)?);
-            steps.push(if log_only && i == 0 {
+            // A message's write is its command record and its event: with these undo steps
+            // the SQLite writer runs it without a savepoint.
+            let undo = Step::new(
+                "DELETE FROM events WHERE conversation_id = $1 AND seq = $2",
+                Params::default().bind(s.id.to_string()).bind(*seq as i64),
+            );
+            let step = if log_only && i == 0 {
                 // No row update says that the conversation exists: this does.
                 Step::new(
                     "INSERT INTO events (conversation_id, seq, at, kind, body)
@@ -186,7 +196,8 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
                     "INSERT INTO events (conversation_id, seq, at, kind, body) VALUES ($1, $2, $3, $4, $5)",
                     params,
                 )
-            });
+            };
+            steps.push(step.undone_by(undo));
         }
     }
     Ok(steps)

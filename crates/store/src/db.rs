@@ -137,6 +137,10 @@ pub(crate) struct Step {
     /// The write is a conditional update that must change exactly one row; otherwise the
     /// whole write is undone and fails with `DbError::Conflict`.
     pub(crate) expect_one: bool,
+    /// A statement that takes back exactly what this one did (it deletes the row this one
+    /// inserted), run if a later step of the same write fails. A write whose steps all have
+    /// one, but for the last, needs no savepoint on SQLite (see `sqlite::write_one`).
+    pub(crate) undo: Option<Box<Step>>,
 }
 
 impl Step {
@@ -145,6 +149,21 @@ impl Step {
             sql: sql.into(),
             params: params.0,
             expect_one: false,
+            undo: None,
+        }
+    }
+
+    pub(crate) fn undone_by(mut self, undo: Step) -> Step {
+        self.undo = Some(Box::new(undo));
+        self
+    }
+
+    /// The same step with its SQL (and its undo's) rewritten.
+    fn map_sql(self, f: fn(&str) -> String) -> Step {
+        Step {
+            sql: f(&self.sql),
+            undo: self.undo.map(|u| Box::new(u.map_sql(f))),
+            ..self
         }
     }
 
@@ -299,13 +318,7 @@ impl Store {
     pub(crate) async fn write(&self, steps: Vec<Step>) -> Result<Vec<u64>, DbError> {
         match &self.db {
             Db::Sqlite(db) => {
-                let steps = steps
-                    .into_iter()
-                    .map(|s| Step {
-                        sql: sql_for_sqlite(&s.sql),
-                        ..s
-                    })
-                    .collect();
+                let steps = steps.into_iter().map(|s| s.map_sql(sql_for_sqlite)).collect();
                 db.write(steps).await
             }
             Db::Postgres(pool) => postgres::write(pool, steps).await,
