@@ -28,10 +28,6 @@ const MAX_BATCH: usize = 512;
 const READERS: usize = 4;
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 128;
-/// The writer's page cache (KiB; SQLite's default is 2 MiB). Messages land on the index pages
-/// of every active conversation: with the default, the writer read pages back from the
-/// file about once a write.
-const WRITER_CACHE_KIB: i64 = 32 * 1024;
 /// How long a connection waits for another's lock before giving up (`SQLITE_BUSY`).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -78,7 +74,12 @@ impl Sqlite {
                     // spills to a temporary file past 64 KiB (a file created and removed per
                     // large batch): keep it in memory.
                     c.pragma_update(None, "temp_store", "MEMORY")?;
-                    c.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+                    // The page cache stays at SQLite's default (2 MiB), though messages land
+                    // on the index pages of every active chat and a bigger one would read
+                    // fewer back from the file: a B-tree split parks a page at the
+                    // pending-byte page number for a moment, and then the commit walks the
+                    // whole cache to drop pages past the end of the file. With 32 MiB that
+                    // walk was 13 % of the writer, and the message rate 15 % lower.
                     Ok(c)
                 });
                 match conn {
