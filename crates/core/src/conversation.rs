@@ -293,7 +293,8 @@ impl Conversation {
 
 impl ConversationEvent {
     /// Whether applying the event changes the snapshot beyond its `head_seq`. A message does
-    /// not: it only extends the log, so the store need not rewrite the snapshot for it.
+    /// not: it only extends the log, so the store need not rewrite the snapshot for it, and
+    /// it changes no agent either, so the engine copies none for it (both property-tested).
     pub fn changes_snapshot(&self) -> bool {
         !matches!(self, ConversationEvent::Message { .. })
     }

@@ -310,8 +310,13 @@ impl World {
                 );
             }
             for agent in self.agents.values_mut() {
-                if involved.contains(&agent.id) {
+                if involved.contains(&agent.id) && event.changes_snapshot() {
                     agent.apply_conversation(id, event, now);
+                } else if involved.contains(&agent.id) {
+                    // The engine copies no agent for an event that only extends the log.
+                    let before = agent.clone();
+                    agent.apply_conversation(id, event, now);
+                    assert_eq!(*agent, before, "{event:?} changed an agent");
                 } else {
                     let before = agent.clone();
                     agent.apply_conversation(id, event, now);
