@@ -113,6 +113,16 @@ pub async fn run_step(ctx: &Arc<Ctx>, plan: StepPlan<'_>) -> StepReport {
     };
     let server_cpu_percent = percent(server_cpu0, server_cpu1);
     let bench_cpu_percent = percent(bench_cpu0, bench_cpu1);
+    // The server's CPU over the arrivals, shared out over the messages that came in meanwhile
+    // (all its work counted: chats' other commands, acks, deliveries). Steadier than the
+    // message rate between runs on a shared machine, so A/Bs can compare it.
+    let messages_in_during_arrivals = step.msgs_in.mean(0, opts.duration) * opts.duration as f64;
+    let server_cpu_us_per_message_in = match (server_cpu0, server_cpu1) {
+        (Some(a), Some(b)) if messages_in_during_arrivals > 0.0 => {
+            Some((b - a) * 1e6 / messages_in_during_arrivals)
+        }
+        _ => None,
+    };
     let half = opts.duration / 2;
     let errors = step.errors();
     StepReport {
@@ -146,6 +156,7 @@ pub async fn run_step(ctx: &Arc<Ctx>, plan: StepPlan<'_>) -> StepReport {
         connections_max: ctx.conns.take_max(),
         server_rss_kib: plan.server_pid.and_then(crate::server::rss_kib),
         server_cpu_percent,
+        server_cpu_us_per_message_in,
         bench_cpu_percent,
         wall_secs: wall,
     }

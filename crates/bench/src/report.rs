@@ -43,6 +43,8 @@ pub struct StepReport {
     pub server_rss_kib: Option<u64>,
     /// CPU used during the arrivals, in percent of one core (200 = both cores of this machine).
     pub server_cpu_percent: Option<f64>,
+    /// The server's CPU time over the arrivals divided by the messages that came in then (µs).
+    pub server_cpu_us_per_message_in: Option<f64>,
     pub bench_cpu_percent: Option<f64>,
     pub wall_secs: f64,
 }
@@ -297,7 +299,7 @@ impl Report {
                 o,
                 "messages sent {}, acked {}, lost {}, doubled {}, unknown {}, in flight at cutoff \
                  {}; errors {} {:?}; connections max {}; server RSS {:?} KiB; CPU % of a core: \
-                 server {}, bench {}",
+                 server {}, bench {}; server CPU per message in {} µs",
                 l.sent,
                 l.acked,
                 l.lost,
@@ -312,6 +314,9 @@ impl Report {
                     .map(|c| format!("{c:.0}"))
                     .unwrap_or_else(|| "?".into()),
                 s.bench_cpu_percent
+                    .map(|c| format!("{c:.0}"))
+                    .unwrap_or_else(|| "?".into()),
+                s.server_cpu_us_per_message_in
                     .map(|c| format!("{c:.0}"))
                     .unwrap_or_else(|| "?".into())
             );
