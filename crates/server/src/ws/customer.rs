@@ -149,18 +149,20 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
     line.last_sent = position;
     let mut latest = conversation;
     let mut cursor = latest.head_seq;
-    let mut ok = socket
-        .send(&ServerFrame::Welcome {
-            conversation_id: cid,
-            // A customer is not told that an agent is being offered their chat.
-            status: match latest.status {
-                Status::Offered { .. } => "waiting".into(),
-                ref other => other.name().into(),
-            },
-            head_seq: latest.head_seq,
-            position,
-        })
-        .await
+    // Frames are written out before their send is awaited: a `ServerFrame` (464 bytes) held
+    // across an await would be part of this future, and so of every idle connection.
+    let welcome = ServerFrame::Welcome {
+        conversation_id: cid,
+        // A customer is not told that an agent is being offered their chat.
+        status: match latest.status {
+            Status::Offered { .. } => "waiting".into(),
+            ref other => other.name().into(),
+        },
+        head_seq: latest.head_seq,
+        position,
+    }
+    .to_json();
+    let mut ok = socket.send_text(&welcome).await
         && Box::pin(send_range(
             &engine,
             &mut socket,
@@ -224,7 +226,8 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
                     if line.last_sent != Some(p) {
                         line.last_sent = Some(p);
                         line.sent_at = Instant::now();
-                        ok = socket.send(&ServerFrame::Position { conversation_id: cid, position: p }).await;
+                        let frame = ServerFrame::Position { conversation_id: cid, position: p }.to_json();
+                        ok = socket.send_text(&frame).await;
                     }
                 }
             }

@@ -138,7 +138,9 @@ impl Socket {
         code: &str,
         message: impl Into<String>,
     ) -> bool {
-        self.send(&ServerFrame::error(id, code, message)).await
+        // Written out first: no `ServerFrame` is kept in the future across the send.
+        let text = ServerFrame::error(id, code, message).to_json();
+        self.send_text(&text).await
     }
 
     pub async fn ping(&mut self) -> bool {
