@@ -98,20 +98,22 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
     if let Some(cmd) = &commit.command {
         // First, so that the transaction takes the write lock at once.
-        steps.push(Step::new(
-            "INSERT INTO commands (scope, client_id, fingerprint, response, at)
+        steps.push(
+            Step::new(
+                "INSERT INTO commands (scope, client_id, fingerprint, response, at)
              VALUES ($1, $2, $3, $4, $5)",
-            Params::default()
-                .bind(&cmd.scope)
-                .bind(&cmd.client_id)
-                .bind(&cmd.fingerprint)
-                .bind(&cmd.response)
-                .bind(commit.now.0),
-        )
-        .undone_by(Step::new(
-            "DELETE FROM commands WHERE scope = $1 AND client_id = $2",
-            Params::default().bind(&cmd.scope).bind(&cmd.client_id),
-        )));
+                Params::default()
+                    .bind(&cmd.scope)
+                    .bind(&cmd.client_id)
+                    .bind(&cmd.fingerprint)
+                    .bind(&cmd.response)
+                    .bind(commit.now.0),
+            )
+            .undone_by(Step::new(
+                "DELETE FROM commands WHERE scope = $1 AND client_id = $2",
+                Params::default().bind(&cmd.scope).bind(&cmd.client_id),
+            )),
+        );
     }
     for a in &commit.agents {
         let s = &a.state;

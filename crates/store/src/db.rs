@@ -318,7 +318,10 @@ impl Store {
     pub(crate) async fn write(&self, steps: Vec<Step>) -> Result<Vec<u64>, DbError> {
         match &self.db {
             Db::Sqlite(db) => {
-                let steps = steps.into_iter().map(|s| s.map_sql(sql_for_sqlite)).collect();
+                let steps = steps
+                    .into_iter()
+                    .map(|s| s.map_sql(sql_for_sqlite))
+                    .collect();
                 db.write(steps).await
             }
             Db::Postgres(pool) => postgres::write(pool, steps).await,

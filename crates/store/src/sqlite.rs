@@ -520,9 +520,17 @@ mod tests {
             vec![undoable("e"), insert("f")],
         ]);
         let (results, _, _) = write_batch(&conn, &writes);
-        assert!(matches!(results[0], Err(DbError::Unique(_))), "{:?}", results[0]);
+        assert!(
+            matches!(results[0], Err(DbError::Unique(_))),
+            "{:?}",
+            results[0]
+        );
         assert_eq!(results[1].as_ref().unwrap(), &vec![1]);
-        assert!(matches!(results[2], Err(DbError::Unique(_))), "{:?}", results[2]);
+        assert!(
+            matches!(results[2], Err(DbError::Unique(_))),
+            "{:?}",
+            results[2]
+        );
         assert_eq!(results[3].as_ref().unwrap(), &vec![1, 1]);
         assert_eq!(keys(&conn), ["c", "e", "f", "taken"]);
     }

@@ -49,7 +49,7 @@ fn write_message(
     heads[c] += 1;
     let seq = heads[c];
     // Half the messages come from the customer, half from one of 1,000 agents.
-    let scope = if n % 2 == 0 {
+    let scope = if n.is_multiple_of(2) {
         format!("customer:{cid}")
     } else {
         format!("agent:{:08}", c % 1000)
