@@ -178,12 +178,6 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
                 .bind(at.0)
                 .bind(event.kind())
                 .bind(to_json(event)?);
-            // A message's write is its command record and its event: with these undo steps
-            // the SQLite writer runs it without a savepoint.
-            let undo = Step::new(
-                "DELETE FROM events WHERE conversation_id = $1 AND seq = $2",
-                Params::default().bind(s.id.to_string()).bind(*seq as i64),
-            );
             let step = if log_only && i == 0 {
                 // No row update says that the conversation exists: this does.
                 Step::new(
@@ -199,7 +193,17 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
                     params,
                 )
             };
-            steps.push(step.undone_by(undo));
+            // A message's write is its command record and its events: with undo steps for
+            // them the SQLite writer runs it without a savepoint. Other writes update a row,
+            // which has no undo, and keep the savepoint.
+            steps.push(if log_only {
+                step.undone_by(Step::new(
+                    "DELETE FROM events WHERE conversation_id = $1 AND seq = $2",
+                    Params::default().bind(s.id.to_string()).bind(*seq as i64),
+                ))
+            } else {
+                step
+            });
         }
     }
     Ok(steps)
