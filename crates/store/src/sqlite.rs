@@ -105,7 +105,7 @@ impl Sqlite {
                 .map_err(|e| DbError::Other(format!("starting a SQLite reader: {e}")))?;
         }
         let ask_rewind = writes.clone();
-        let checkpointer = Checkpointer::start(connect(&path)?, move || {
+        let checkpointer = Checkpointer::start(connect(&path)?, &path, move || {
             let _ = ask_rewind.send(WriteJob::Rewind);
         })?;
         Ok(Sqlite {

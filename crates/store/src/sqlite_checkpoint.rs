@@ -13,9 +13,11 @@
 //! copy has nearly caught up, the thread asks the writer to copy the last few frames itself
 //! the next time it has nothing to do ([`copy_rest`]); its next batch then begins on a
 //! fully copied WAL, and SQLite writes it from the WAL's start (over the file's existing
-//! blocks, which is also the cheaper write). That last copy still takes a few milliseconds (it
-//! ends with an fsync of the database file), and a write arriving meanwhile waits for it, so
-//! rewinds are kept rare: one per `REWIND_FRAMES`. A writer that is never idle (overload)
+//! blocks, which is also the cheaper write). That last copy ends with an fsync of the
+//! database file, which would flush everything the thread copied since the last rewind, so
+//! the thread flushes the file itself before it asks; the writer's copy still takes a few
+//! milliseconds, and a write arriving meanwhile waits for it, so rewinds are kept rare: one
+//! per `REWIND_FRAMES`. A writer that is never idle (overload)
 //! leaves the rewind to its own automatic checkpoint at `BACKSTOP_FRAMES`, which then has
 //! little left to copy.
 
@@ -63,12 +65,15 @@ impl Checkpointer {
     /// [`copy_rest`] when it is next idle.
     pub(crate) fn start(
         conn: Connection,
+        path: &str,
         ask_rewind: impl Fn() + Send + 'static,
     ) -> Result<Checkpointer, DbError> {
+        let file = std::fs::File::open(path)
+            .map_err(|e| DbError::Other(format!("opening {path} for checkpoints: {e}")))?;
         let (stop, stopped) = std_mpsc::channel();
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || run(conn, ask_rewind, stopped))
+            .spawn(move || run(conn, file, ask_rewind, stopped))
             .map_err(|e| DbError::Other(format!("starting the SQLite checkpointer: {e}")))?;
         Ok(Checkpointer { stop })
     }
@@ -78,7 +83,12 @@ impl Checkpointer {
     }
 }
 
-fn run(conn: Connection, ask_rewind: impl Fn(), stopped: std_mpsc::Receiver<()>) {
+fn run(
+    conn: Connection,
+    file: std::fs::File,
+    ask_rewind: impl Fn(),
+    stopped: std_mpsc::Receiver<()>,
+) {
     // Any message, or the handle's drop, stops the thread.
     while let Err(std_mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
         for _ in 0..MAX_PASSES {
@@ -95,6 +105,14 @@ fn run(conn: Connection, ask_rewind: impl Fn(), stopped: std_mpsc::Receiver<()>)
                 continue;
             }
             if log >= REWIND_FRAMES {
+                // SQLite syncs the database file only in a checkpoint that copies the whole
+                // WAL: that is the writer's, and it would flush everything this thread has
+                // copied since the last rewind (tens of megabytes, 12-30 ms during which no
+                // write commits). Flushed here, off the writer's path, it leaves the writer's
+                // sync only the last few frames.
+                if let Err(e) = file.sync_data() {
+                    tracing::warn!(error = %e, "syncing the database file before a rewind failed");
+                }
                 ask_rewind();
             }
             break;
