@@ -34,7 +34,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 type Reply<T> = oneshot::Sender<Result<T, DbError>>;
 
 enum WriteJob {
-    Write(Vec<Step>, Reply<Vec<u64>>),
+    /// A write, with when it was sent (for the writer's log of how long writes wait).
+    Write(Vec<Step>, Reply<Vec<u64>>, Instant),
     /// Answer once every write before it is durable, then stop.
     Stop(oneshot::Sender<()>),
     /// From the checkpoint thread: the WAL is long and nearly all copied; finish the copy when
@@ -126,7 +127,7 @@ impl Sqlite {
     pub(crate) async fn write(&self, steps: Vec<Step>) -> Result<Vec<u64>, DbError> {
         let (reply, answer) = oneshot::channel();
         self.writes
-            .send(WriteJob::Write(steps, reply))
+            .send(WriteJob::Write(steps, reply, Instant::now()))
             .map_err(|_| DbError::Closed)?;
         answer.await.map_err(|_| DbError::Closed)?
     }
@@ -223,6 +224,10 @@ struct WriterStats {
     /// that long for its answer, so these set the tail of the acknowledgements.
     longest: Duration,
     slow: u64,
+    /// Writes answered more than `SLOW` after they were sent (waiting for the writer, then
+    /// their batch), and the longest such: the store's share of an acknowledgement's tail.
+    answered_late: u64,
+    longest_answer: Duration,
 }
 
 impl WriterStats {
@@ -238,7 +243,14 @@ impl WriterStats {
             committing: Duration::ZERO,
             longest: Duration::ZERO,
             slow: 0,
+            answered_late: 0,
+            longest_answer: Duration::ZERO,
         }
+    }
+
+    fn answered(&mut self, after: Duration) {
+        self.longest_answer = self.longest_answer.max(after);
+        self.answered_late += (after > Self::SLOW) as u64;
     }
 
     fn add(&mut self, writes: usize, executing: Duration, committing: Duration) {
@@ -259,6 +271,8 @@ impl WriterStats {
                 committing_pct = format!("{:.0}", share(self.committing)),
                 longest_ms = format!("{:.1}", self.longest.as_secs_f64() * 1e3),
                 over_5ms = self.slow,
+                answered_over_5ms = self.answered_late,
+                longest_answer_ms = format!("{:.1}", self.longest_answer.as_secs_f64() * 1e3),
                 seconds = period.as_secs(),
                 "sqlite writer"
             );
@@ -269,6 +283,7 @@ impl WriterStats {
 
 fn writer(conn: Connection, mut jobs: mpsc::UnboundedReceiver<WriteJob>) {
     let mut batch: Vec<(Vec<Step>, Reply<Vec<u64>>)> = Vec::with_capacity(MAX_BATCH);
+    let mut sent: Vec<Instant> = Vec::with_capacity(MAX_BATCH);
     let mut stop = None;
     let mut stats = WriterStats::new();
     let mut rewind_asked = false;
@@ -290,7 +305,10 @@ fn writer(conn: Connection, mut jobs: mpsc::UnboundedReceiver<WriteJob>) {
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
-                WriteJob::Write(steps, reply) => batch.push((steps, reply)),
+                WriteJob::Write(steps, reply, at) => {
+                    batch.push((steps, reply));
+                    sent.push(at);
+                }
                 WriteJob::Rewind => rewind_asked = true,
                 WriteJob::Stop(done) => {
                     stop = Some(done);
@@ -303,10 +321,15 @@ fn writer(conn: Connection, mut jobs: mpsc::UnboundedReceiver<WriteJob>) {
         }
         if !batch.is_empty() {
             let (results, executing, committing) = write_batch(&conn, &batch);
-            stats.add(batch.len(), executing, committing);
+            let writes = batch.len();
             for ((_, reply), result) in batch.drain(..).zip(results) {
                 let _ = reply.send(result);
             }
+            let answered = Instant::now();
+            for at in sent.drain(..) {
+                stats.answered(answered.saturating_duration_since(at));
+            }
+            stats.add(writes, executing, committing);
         }
         if let Some(done) = stop.take() {
             drop(conn);
