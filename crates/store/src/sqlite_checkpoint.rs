@@ -17,9 +17,8 @@
 //! database file, which would flush everything the thread copied since the last rewind, so
 //! the thread flushes the file itself before it asks; the writer's copy still takes a few
 //! milliseconds, and a write arriving meanwhile waits for it, so rewinds are kept rare: one
-//! per `REWIND_FRAMES`. A writer that is never idle (overload)
-//! leaves the rewind to its own automatic checkpoint at `BACKSTOP_FRAMES`, which then has
-//! little left to copy.
+//! per `REWIND_FRAMES`. A writer that is never idle (overload) leaves the rewind to its own
+//! automatic checkpoint at `BACKSTOP_FRAMES`, which then has little left to copy.
 
 use crate::db::DbError;
 use rusqlite::Connection;
