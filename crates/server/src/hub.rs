@@ -17,6 +17,10 @@ pub enum Topic {
     Line(QueueId),
 }
 
+/// A frame serialised once and shared by every connection it goes to: sending it clones a
+/// reference, not the text (a `String` per recipient would be an allocation and a copy each).
+pub type Frame = axum::extract::ws::Utf8Bytes;
+
 /// A conversation event after commit, serialised once per audience.
 pub struct PublishedEvent {
     pub seq: u64,
@@ -24,9 +28,9 @@ pub struct PublishedEvent {
     pub event: ConversationEvent,
     /// The conversation after this commit.
     pub conversation: Arc<Conversation>,
-    pub agent_frame: Arc<str>,
+    pub agent_frame: Frame,
     /// None when the customer may not see it.
-    pub customer_frame: Option<Arc<str>>,
+    pub customer_frame: Option<Frame>,
 }
 
 impl PublishedEvent {
@@ -39,7 +43,7 @@ impl PublishedEvent {
         conversation: Arc<Conversation>,
         masker: Option<&switchboard_mask::Masker>,
     ) -> Self {
-        let frame = |e: &ConversationEvent| -> Arc<str> {
+        let frame = |e: &ConversationEvent| -> Frame {
             serde_json::to_string(&EventFrame {
                 kind: "event",
                 conversation_id: conversation.id,
@@ -75,7 +79,7 @@ pub enum Item {
     Typing {
         conversation_id: ConversationId,
         from_customer: bool,
-        frame: Arc<str>,
+        frame: Frame,
     },
     /// Someone joined or left a queue's line: positions may have changed.
     LineChanged(QueueId),
@@ -228,7 +232,7 @@ impl Receiver {
 }
 
 /// A frame for a typing indicator, serialised once.
-pub fn typing_frame(conversation_id: ConversationId, from: &str) -> Arc<str> {
+pub fn typing_frame(conversation_id: ConversationId, from: &str) -> Frame {
     ServerFrame::Typing {
         conversation_id,
         from: from.to_string(),

@@ -150,7 +150,7 @@ impl Engine {
         topics: Vec<TopicName>,
         conversation_id: ConversationId,
         from_customer: bool,
-        frame: Arc<str>,
+        frame: crate::hub::Frame,
     ) {
         let item = Item::Typing {
             conversation_id,

@@ -257,7 +257,7 @@ impl Session {
                     event: masked.as_ref().unwrap_or(&e.event),
                 };
                 let text = serde_json::to_string(&frame).expect("events serialise");
-                if !socket.send_text(&text).await {
+                if !socket.send_text(text).await {
                     return false;
                 }
             }
@@ -411,7 +411,7 @@ impl Session {
                 frame,
             } => {
                 if from_customer && self.cursors.contains_key(&conversation_id) {
-                    socket.send_text(&frame).await
+                    socket.send_text(frame).await
                 } else {
                     true
                 }
@@ -434,7 +434,7 @@ impl Session {
             if pe.seq > cursor + 1 && !self.send_range(socket, cid, cursor, pe.seq - 1).await {
                 return false;
             }
-            if !socket.send_text(&pe.agent_frame).await {
+            if !socket.send_text(pe.agent_frame.clone()).await {
                 return false;
             }
             self.cursors.insert(cid, pe.seq);

@@ -159,7 +159,7 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
         position,
     }
     .to_json();
-    let mut ok = socket.send_text(&welcome).await
+    let mut ok = socket.send_text(welcome).await
         && Box::pin(send_range(
             &engine,
             &mut socket,
@@ -196,7 +196,7 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
                         if pe.seq > cursor {
                             ok = if pe.seq == cursor + 1 {
                                 match &pe.customer_frame {
-                                    Some(frame) => socket.send_text(frame).await,
+                                    Some(frame) => socket.send_text(frame.clone()).await,
                                     None => true,
                                 }
                             } else {
@@ -209,7 +209,7 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
                         }
                     }
                     Item::LineChanged(_) => line.dirty = true,
-                    Item::Typing { from_customer: false, frame, .. } => ok = socket.send_text(&frame).await,
+                    Item::Typing { from_customer: false, frame, .. } => ok = socket.send_text(frame).await,
                     Item::Typing { .. } | Item::Agent(..) => {}
                     Item::Close(reason) => {
                         socket.close(CLOSE_GOING_AWAY, reason).await;
@@ -224,7 +224,7 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
                         line.last_sent = Some(p);
                         line.sent_at = Instant::now();
                         let frame = ServerFrame::Position { conversation_id: cid, position: p }.to_json();
-                        ok = socket.send_text(&frame).await;
+                        ok = socket.send_text(frame).await;
                     }
                 }
             }
@@ -305,7 +305,7 @@ async fn send_range(
                 event: &e.event,
             };
             if !socket
-                .send_text(&serde_json::to_string(&frame).expect("events serialise"))
+                .send_text(serde_json::to_string(&frame).expect("events serialise"))
                 .await
             {
                 return false;

@@ -94,8 +94,10 @@ impl Socket {
     }
 
     /// Sends a frame: at once, or, while the connection holds, with the frames after it.
-    pub async fn send_text(&mut self, text: &str) -> bool {
-        let frame = Message::Text(Utf8Bytes::from(text));
+    /// (A `String` or a shared [`crate::hub::Frame`] goes out without a copy; a `&str` is
+    /// copied.)
+    pub async fn send_text(&mut self, text: impl Into<Utf8Bytes>) -> bool {
+        let frame = Message::Text(text.into());
         if self.holding && self.held < MAX_HELD {
             self.held += 1;
             self.sink.feed(frame).await.is_ok()
@@ -129,7 +131,7 @@ impl Socket {
     }
 
     pub async fn send(&mut self, frame: &ServerFrame) -> bool {
-        self.send_text(&frame.to_json()).await
+        self.send_text(frame.to_json()).await
     }
 
     pub async fn send_error(
@@ -140,7 +142,7 @@ impl Socket {
     ) -> bool {
         // Written out first: no `ServerFrame` is kept in the future across the send.
         let text = ServerFrame::error(id, code, message).to_json();
-        self.send_text(&text).await
+        self.send_text(text).await
     }
 
     pub async fn ping(&mut self) -> bool {
@@ -308,7 +310,7 @@ impl Socket {
                 })
                 .await
             }
-            Ok(Outcome::Replayed(response)) => self.send_text(&response).await,
+            Ok(Outcome::Replayed(response)) => self.send_text(response).await,
             Err(e) => {
                 let (code, message) = engine_error_code(&e);
                 self.send_error(Some(id.to_string()), code, message).await
