@@ -6,7 +6,9 @@
 //! store serves both backends.
 
 use crate::{postgres, sqlite, Result, StoreError};
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -132,7 +134,8 @@ impl Row {
 /// One statement of an atomic write.
 #[derive(Debug)]
 pub(crate) struct Step {
-    pub(crate) sql: String,
+    /// A literal as written in the code (no copy), or SQL built at run time.
+    pub(crate) sql: Cow<'static, str>,
     pub(crate) params: Vec<Value>,
     /// The write is a conditional update that must change exactly one row; otherwise the
     /// whole write is undone and fails with `DbError::Conflict`.
@@ -144,7 +147,7 @@ pub(crate) struct Step {
 }
 
 impl Step {
-    pub(crate) fn new(sql: impl Into<String>, params: Params) -> Step {
+    pub(crate) fn new(sql: impl Into<Cow<'static, str>>, params: Params) -> Step {
         Step {
             sql: sql.into(),
             params: params.0,
@@ -159,9 +162,9 @@ impl Step {
     }
 
     /// The same step with its SQL (and its undo's) rewritten.
-    fn map_sql(self, f: fn(&str) -> String) -> Step {
+    fn map_sql(self, f: fn(Cow<'static, str>) -> Cow<'static, str>) -> Step {
         Step {
-            sql: f(&self.sql),
+            sql: f(self.sql),
             undo: self.undo.map(|u| Box::new(u.map_sql(f))),
             ..self
         }
@@ -288,7 +291,7 @@ impl Store {
     ) -> Result<Vec<Row>> {
         let params = bind(Params::default()).0;
         let rows = match &self.db {
-            Db::Sqlite(db) => db.read(sql_for_sqlite(sql), params).await,
+            Db::Sqlite(db) => db.read(sql.replace('$', "?"), params).await,
             Db::Postgres(pool) => postgres::fetch_all(pool, sql, params).await,
         };
         rows.map_err(|e| StoreError::Database(e.to_string()))
@@ -306,7 +309,7 @@ impl Store {
     /// key is `Taken`.
     pub(crate) async fn execute(
         &self,
-        sql: &str,
+        sql: &'static str,
         bind: impl FnOnce(Params) -> Params,
     ) -> Result<u64> {
         let step = Step::new(sql, bind(Params::default()));
@@ -329,7 +332,42 @@ impl Store {
     }
 }
 
-/// `$n` placeholders become `?n`: SQLite's numbered parameters.
-fn sql_for_sqlite(sql: &str) -> String {
-    sql.replace('$', "?")
+/// `$n` placeholders become `?n`: SQLite's numbered parameters. Every write passes here, so a
+/// literal is converted once and the result kept for the life of the process (the literals
+/// are a fixed set, a few dozen); SQL built at run time is converted each time.
+fn sql_for_sqlite(sql: Cow<'static, str>) -> Cow<'static, str> {
+    // Keyed by where the literal is (hashing its address, not its text).
+    static CONVERTED: LazyLock<Mutex<HashMap<(usize, usize), &'static str>>> =
+        LazyLock::new(Default::default);
+    match sql {
+        Cow::Borrowed(literal) => {
+            let key = (literal.as_ptr() as usize, literal.len());
+            let mut converted = CONVERTED.lock().expect("SQL cache lock");
+            Cow::Borrowed(
+                converted
+                    .entry(key)
+                    .or_insert_with(|| literal.replace('$', "?").leak()),
+            )
+        }
+        Cow::Owned(built) => Cow::Owned(built.replace('$', "?")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_numbered_and_a_literal_is_converted_once() {
+        let literal = "SELECT $1 WHERE a = $2 AND b = $1";
+        let first = sql_for_sqlite(Cow::Borrowed(literal));
+        let again = sql_for_sqlite(Cow::Borrowed(literal));
+        assert_eq!(first, "SELECT ?1 WHERE a = ?2 AND b = ?1");
+        assert!(
+            std::ptr::eq(first.as_ref(), again.as_ref()),
+            "kept, not made again"
+        );
+        let built = sql_for_sqlite(Cow::Owned(format!("DELETE FROM t WHERE id = ${}", 3)));
+        assert_eq!(built, "DELETE FROM t WHERE id = ?3");
+    }
 }

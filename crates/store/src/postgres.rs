@@ -67,7 +67,7 @@ pub(crate) async fn write(pool: &PgPool, steps: Vec<Step>) -> Result<Vec<u64>, D
     if steps.len() == 1 {
         let step = steps.into_iter().next().expect("one step");
         let expect_one = step.expect_one;
-        let done = bind(sqlx::query(&step.sql), step.params)
+        let done = bind(sqlx::query(step.sql.as_ref()), step.params)
             .execute(pool)
             .await?;
         if expect_one && done.rows_affected() != 1 {
@@ -78,7 +78,7 @@ pub(crate) async fn write(pool: &PgPool, steps: Vec<Step>) -> Result<Vec<u64>, D
     let mut tx = pool.begin().await?;
     let mut affected = Vec::with_capacity(steps.len());
     for step in steps {
-        let done = bind(sqlx::query(&step.sql), step.params)
+        let done = bind(sqlx::query(step.sql.as_ref()), step.params)
             .execute(&mut *tx)
             .await?;
         if step.expect_one && done.rows_affected() != 1 {
