@@ -99,6 +99,23 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
 }
 
+/// `sha256_hex` of a value's compact JSON, hashed as it is written: no string of it is made.
+pub fn sha256_hex_of_json(value: &impl serde::Serialize) -> String {
+    struct Hashing(Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hashing = Hashing(Sha256::new());
+    serde_json::to_writer(&mut hashing, value).expect("hashing cannot fail to write");
+    hex(&hashing.0.finalize())
+}
+
 /// Lower-case hex, written into one string (every command's fingerprint passes here: a
 /// `format!` per byte cost 32 allocations a hash).
 fn hex(bytes: &[u8]) -> String {

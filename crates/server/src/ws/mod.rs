@@ -324,16 +324,29 @@ pub fn parse_frame<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, S
     serde_json::from_value(value).map_err(|e| e.to_string())
 }
 
-/// The command's id, scoped to its sender, and a fingerprint of what it asks.
+/// The command's id, scoped to its sender, and a fingerprint of what it asks: the hash of the
+/// frame's JSON without its `id`, written the way `serde_json` writes the parsed frame (keys
+/// sorted), so key order and whitespace do not count. Fingerprints are stored with the
+/// command: this text must not change, or a retry across an upgrade would be `id_reused`.
 pub fn client_id(scope: String, id: &str, frame: &serde_json::Value) -> ClientId {
-    let mut without_id = frame.clone();
-    if let Some(o) = without_id.as_object_mut() {
-        o.remove("id");
-    }
+    let fingerprint = match frame {
+        serde_json::Value::Object(fields) => crate::auth::sha256_hex_of_json(&WithoutId(fields)),
+        other => crate::auth::sha256_hex_of_json(other),
+    };
     ClientId {
         scope,
         id: id.to_string(),
-        fingerprint: crate::auth::sha256_hex(without_id.to_string().as_bytes()),
+        fingerprint,
+    }
+}
+
+/// A frame's fields but `id`, serialised as the frame's own map would be (hashed without
+/// copying the frame).
+struct WithoutId<'a>(&'a serde_json::Map<String, serde_json::Value>);
+
+impl serde::Serialize for WithoutId<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().filter(|(key, _)| key.as_str() != "id"))
     }
 }
 
@@ -387,5 +400,47 @@ async fn wait_hello(socket: &mut Socket, known: &[&str]) -> Option<serde_json::V
             Incoming::Handled => {}
             Incoming::Closed => return None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// How fingerprints were made before they were hashed as written: stored fingerprints
+    /// must still match.
+    fn copied_fingerprint(frame: &serde_json::Value) -> String {
+        let mut without_id = frame.clone();
+        if let Some(o) = without_id.as_object_mut() {
+            o.remove("id");
+        }
+        crate::auth::sha256_hex(without_id.to_string().as_bytes())
+    }
+
+    #[test]
+    fn a_fingerprint_is_the_hash_of_the_frame_without_its_id() {
+        let frames = [
+            json!({"type": "send", "id": "c-1", "text": "Hello \"there\" ☎ \u{1}"}),
+            json!({"id": "a-9", "type": "transfer", "conversation_id": "x", "note": null,
+                   "to": {"queue": "q", "skills": [1, 2.5, true]}}),
+            json!({"id": "only"}),
+            json!({}),
+            json!(["not", "an", "object"]),
+        ];
+        for frame in &frames {
+            let made = client_id("s".into(), "id", frame).fingerprint;
+            assert_eq!(made, copied_fingerprint(frame), "{frame}");
+        }
+        // Key order does not count; a field sent as null differs from one left out.
+        let a = client_id("s".into(), "1", &json!({"id": "1", "a": 1, "b": 2})).fingerprint;
+        let b = client_id("s".into(), "2", &json!({"b": 2, "a": 1, "id": "2"})).fingerprint;
+        let c = client_id(
+            "s".into(),
+            "3",
+            &json!({"id": "3", "a": 1, "b": 2, "c": null}),
+        );
+        assert_eq!(a, b);
+        assert_ne!(a, c.fingerprint);
     }
 }
