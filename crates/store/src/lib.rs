@@ -19,6 +19,7 @@ mod sessions;
 mod snapshots;
 mod sqlite;
 mod sqlite_checkpoint;
+mod sqlite_vfs;
 
 pub use catalog::CatalogKind;
 pub use commit::{AgentWrite, CommandRecord, Commit, ConversationWrite};

@@ -16,6 +16,7 @@
 
 use crate::db::{DbError, Row, Step, Value};
 use crate::sqlite_checkpoint::{self, Checkpointer, BACKSTOP_FRAMES};
+use crate::sqlite_vfs;
 use crate::{schema, Result};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, ToSql};
@@ -163,11 +164,14 @@ fn configure_sqlite() {
 }
 
 fn connect(path: &str) -> Result<Connection, DbError> {
-    let conn = Connection::open_with_flags(
+    // Through our VFS: a commit's WAL frames go out in one write (`sqlite_vfs.rs`).
+    sqlite_vfs::register().map_err(DbError::Other)?;
+    let conn = Connection::open_with_flags_and_vfs(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        sqlite_vfs::NAME,
     )?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // WAL with synchronous=FULL: a committed transaction survives a power cut.
