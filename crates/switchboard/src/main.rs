@@ -118,7 +118,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         engine.attach_bus(bus).await.map_err(anyhow::Error::msg)?;
         tracing::info!(nats = %url, prefix = %settings.nats_prefix, "joined the cluster bus");
     }
-    let listener = tokio::net::TcpListener::bind(&settings.listen)
+    let listener = listen(&settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let address = listener.local_addr()?;
@@ -134,6 +134,40 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Connections the kernel may keep waiting to be accepted (it caps this at
+/// `net.core.somaxconn`). `TcpListener::bind` asks for 128: when a network blip dropped a few
+/// hundred customers at once, their reconnects overflowed it, and each one whose connection
+/// request was dropped tried again only after the kernel's one-second retransmission
+/// (docs/benchmarks.md: `TcpExtListenOverflows` in a reconnect storm).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listens on the first of `address`'s addresses that can be bound, with `LISTEN_BACKLOG`.
+async fn listen(address: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let mut failed = None;
+    for addr in tokio::net::lookup_host(address).await? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        // As `TcpListener::bind` does: a restarted server may listen again at once.
+        socket.set_reuseaddr(true)?;
+        match socket
+            .bind(addr)
+            .and_then(|()| socket.listen(LISTEN_BACKLOG))
+        {
+            Ok(listener) => return Ok(listener),
+            Err(e) => failed = Some(e),
+        }
+    }
+    Err(failed.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the address names no host",
+        )
+    }))
 }
 
 fn print_demo(base: &str, demo: &switchboard_server::demo::Demo) {
