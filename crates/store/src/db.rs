@@ -291,7 +291,7 @@ impl Store {
     ) -> Result<Vec<Row>> {
         let params = bind(Params::default()).0;
         let rows = match &self.db {
-            Db::Sqlite(db) => db.read(sql.replace('$', "?"), params).await,
+            Db::Sqlite(db) => db.read(numbered(sql), params).await,
             Db::Postgres(pool) => postgres::fetch_all(pool, sql, params).await,
         };
         rows.map_err(|e| StoreError::Database(e.to_string()))
@@ -332,9 +332,14 @@ impl Store {
     }
 }
 
-/// `$n` placeholders become `?n`: SQLite's numbered parameters. Every write passes here, so a
-/// literal is converted once and the result kept for the life of the process (the literals
-/// are a fixed set, a few dozen); SQL built at run time is converted each time.
+/// `$n` placeholders become `?n`: SQLite's numbered parameters.
+fn numbered(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+/// [`numbered`] for a write's statement. Every write passes here, so a literal is converted
+/// once and the result kept for the life of the process (the literals are a fixed set, a few
+/// dozen); SQL built at run time is converted each time.
 fn sql_for_sqlite(sql: Cow<'static, str>) -> Cow<'static, str> {
     // Keyed by where the literal is (hashing its address, not its text).
     static CONVERTED: LazyLock<Mutex<HashMap<(usize, usize), &'static str>>> =
@@ -346,10 +351,10 @@ fn sql_for_sqlite(sql: Cow<'static, str>) -> Cow<'static, str> {
             Cow::Borrowed(
                 converted
                     .entry(key)
-                    .or_insert_with(|| literal.replace('$', "?").leak()),
+                    .or_insert_with(|| numbered(literal).leak()),
             )
         }
-        Cow::Owned(built) => Cow::Owned(built.replace('$', "?")),
+        Cow::Owned(built) => Cow::Owned(numbered(&built)),
     }
 }
 
