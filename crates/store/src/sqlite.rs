@@ -34,9 +34,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Reply<T> = oneshot::Sender<Result<T, DbError>>;
 
+/// A write in the writer's batch: its statements, who waits for the answer, and when it was
+/// sent (for the writer's log of how long writes wait).
+type Pending = (Vec<Step>, Reply<Vec<u64>>, Instant);
+
 enum WriteJob {
-    /// A write, with when it was sent (for the writer's log of how long writes wait).
-    Write(Vec<Step>, Reply<Vec<u64>>, Instant),
+    Write(Pending),
     /// Answer once every write before it is durable, then stop.
     Stop(oneshot::Sender<()>),
     /// From the checkpoint thread: the WAL is long and nearly all copied; finish the copy when
@@ -128,7 +131,7 @@ impl Sqlite {
     pub(crate) async fn write(&self, steps: Vec<Step>) -> Result<Vec<u64>, DbError> {
         let (reply, answer) = oneshot::channel();
         self.writes
-            .send(WriteJob::Write(steps, reply, Instant::now()))
+            .send(WriteJob::Write((steps, reply, Instant::now())))
             .map_err(|_| DbError::Closed)?;
         answer.await.map_err(|_| DbError::Closed)?
     }
@@ -286,8 +289,7 @@ impl WriterStats {
 }
 
 fn writer(conn: Connection, mut jobs: mpsc::UnboundedReceiver<WriteJob>) {
-    let mut batch: Vec<(Vec<Step>, Reply<Vec<u64>>)> = Vec::with_capacity(MAX_BATCH);
-    let mut sent: Vec<Instant> = Vec::with_capacity(MAX_BATCH);
+    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
     let mut stop = None;
     let mut stats = WriterStats::new();
     let mut rewind_asked = false;
@@ -309,10 +311,7 @@ fn writer(conn: Connection, mut jobs: mpsc::UnboundedReceiver<WriteJob>) {
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
-                WriteJob::Write(steps, reply, at) => {
-                    batch.push((steps, reply));
-                    sent.push(at);
-                }
+                WriteJob::Write(write) => batch.push(write),
                 WriteJob::Rewind => rewind_asked = true,
                 WriteJob::Stop(done) => {
                     stop = Some(done);
@@ -326,12 +325,10 @@ fn writer(conn: Connection, mut jobs: mpsc::UnboundedReceiver<WriteJob>) {
         if !batch.is_empty() {
             let (results, executing, committing) = write_batch(&conn, &batch);
             let writes = batch.len();
-            for ((_, reply), result) in batch.drain(..).zip(results) {
-                let _ = reply.send(result);
-            }
             let answered = Instant::now();
-            for at in sent.drain(..) {
-                stats.answered(answered.saturating_duration_since(at));
+            for ((_, reply, sent), result) in batch.drain(..).zip(results) {
+                let _ = reply.send(result);
+                stats.answered(answered.saturating_duration_since(sent));
             }
             stats.add(writes, executing, committing);
         }
@@ -348,7 +345,7 @@ fn writer(conn: Connection, mut jobs: mpsc::UnboundedReceiver<WriteJob>) {
 /// acknowledged). Also says how long executing and committing took.
 fn write_batch(
     conn: &Connection,
-    batch: &[(Vec<Step>, Reply<Vec<u64>>)],
+    batch: &[Pending],
 ) -> (Vec<Result<Vec<u64>, DbError>>, Duration, Duration) {
     let started = Instant::now();
     let fail_all = |e: DbError| batch.iter().map(|_| Err(e.clone())).collect();
@@ -356,7 +353,7 @@ fn write_batch(
         return (fail_all(e.into()), started.elapsed(), Duration::ZERO);
     }
     let mut results = Vec::with_capacity(batch.len());
-    for (steps, _) in batch {
+    for (steps, _, _) in batch {
         match write_one(conn, steps) {
             Ok(result) => results.push(result),
             Err(broken) => {
@@ -518,10 +515,10 @@ mod tests {
         ))
     }
 
-    fn batch(writes: Vec<Vec<Step>>) -> Vec<(Vec<Step>, Reply<Vec<u64>>)> {
+    fn batch(writes: Vec<Vec<Step>>) -> Vec<Pending> {
         writes
             .into_iter()
-            .map(|steps| (steps, oneshot::channel().0))
+            .map(|steps| (steps, oneshot::channel().0, Instant::now()))
             .collect()
     }
 
