@@ -92,9 +92,10 @@ pub fn new_token(prefix: &str) -> String {
 
 /// What the store keeps of a token.
 pub fn token_hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
+    sha256_hex(token.as_bytes())
 }
 
+/// SHA-256 in lower-case hex.
 pub fn sha256_hex(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
 }
