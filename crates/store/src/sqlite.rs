@@ -36,7 +36,12 @@ type Reply<T> = oneshot::Sender<Result<T, DbError>>;
 
 /// A write in the writer's batch: its statements, who waits for the answer, and when it was
 /// sent (for the writer's log of how long writes wait).
-type Pending = (Vec<Step>, Reply<Vec<u64>>, Instant);
+type Pending = (Vec<Step>, WriteReply, Instant);
+
+/// A write's answer, with its statements handed back: they were built on a runtime worker and
+/// are dropped there, not on the writer (a block freed on another thread than the one that
+/// allocated it costs the allocator more, on both).
+type WriteReply = oneshot::Sender<(Result<Vec<u64>, DbError>, Vec<Step>)>;
 
 enum WriteJob {
     Write(Pending),
@@ -133,7 +138,8 @@ impl Sqlite {
         self.writes
             .send(WriteJob::Write((steps, reply, Instant::now())))
             .map_err(|_| DbError::Closed)?;
-        answer.await.map_err(|_| DbError::Closed)?
+        let (result, _steps) = answer.await.map_err(|_| DbError::Closed)?;
+        result
     }
 
     pub(crate) async fn close(&self) {
@@ -326,8 +332,8 @@ fn writer(conn: Connection, mut jobs: mpsc::UnboundedReceiver<WriteJob>) {
             let (results, executing, committing) = write_batch(&conn, &batch);
             let writes = batch.len();
             let answered = Instant::now();
-            for ((_, reply, sent), result) in batch.drain(..).zip(results) {
-                let _ = reply.send(result);
+            for ((steps, reply, sent), result) in batch.drain(..).zip(results) {
+                let _ = reply.send((result, steps));
                 stats.answered(answered.saturating_duration_since(sent));
             }
             stats.add(writes, executing, committing);
