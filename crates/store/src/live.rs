@@ -58,7 +58,7 @@ impl Store {
         Ok(self
             .conversation_shared(cid)
             .await?
-            .map(|c| Arc::unwrap_or_clone(c)))
+            .map(Arc::unwrap_or_clone))
     }
 
     /// The conversation's snapshot, shared with the cache where there is one (a connection
