@@ -39,8 +39,8 @@ type Reply<T> = oneshot::Sender<Result<T, DbError>>;
 type Pending = (Vec<Step>, WriteReply, Instant);
 
 /// A write's answer, with its statements handed back: they were built on a runtime worker and
-/// are dropped there, not on the writer (a block freed on another thread than the one that
-/// allocated it costs the allocator more, on both).
+/// are dropped on one (at times the same one) rather than on the writer. A block freed on
+/// another thread than the one that allocated it costs the allocator more, on both threads.
 type WriteReply = oneshot::Sender<(Result<Vec<u64>, DbError>, Vec<Step>)>;
 
 enum WriteJob {
