@@ -22,6 +22,7 @@ pub mod setup;
 pub mod stamp;
 pub mod stats;
 pub mod step;
+pub mod threads;
 
 pub use options::{Options, Scenario};
 pub use report::Report;

@@ -5,6 +5,7 @@
 use crate::ctx::Ctx;
 use crate::report::StepReport;
 use crate::step::StepStats;
+use crate::threads::Snapshot;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
@@ -76,6 +77,7 @@ pub async fn run_step(ctx: &Arc<Ctx>, plan: StepPlan<'_>) -> StepReport {
         .server_pid
         .and_then(|p| crate::server::cpu_secs(&p.to_string()));
     let bench_cpu0 = crate::server::cpu_secs("self");
+    let server_threads0 = plan.server_pid.map(|p| Snapshot::of(&p.to_string()));
     let mut customers = JoinSet::new();
     let start = step.started;
     let mut t = 0.0f64;
@@ -99,6 +101,10 @@ pub async fn run_step(ctx: &Arc<Ctx>, plan: StepPlan<'_>) -> StepReport {
         .server_pid
         .and_then(|p| crate::server::cpu_secs(&p.to_string()));
     let bench_cpu1 = crate::server::cpu_secs("self");
+    let server_threads = match (plan.server_pid, server_threads0) {
+        (Some(p), Some(before)) => Snapshot::of(&p.to_string()).since(&before),
+        _ => Vec::new(),
+    };
     while customers.join_next().await.is_some() {}
     // The agents' last wrap-ups follow the customers' goodbyes by a command or two.
     let until = Instant::now() + Duration::from_secs(5);
@@ -157,6 +163,8 @@ pub async fn run_step(ctx: &Arc<Ctx>, plan: StepPlan<'_>) -> StepReport {
         server_rss_kib: plan.server_pid.and_then(crate::server::rss_kib),
         server_cpu_percent,
         server_cpu_us_per_message_in,
+        messages_in_during_arrivals,
+        server_threads,
         bench_cpu_percent,
         wall_secs: wall,
     }

@@ -6,6 +6,7 @@ use crate::ledger::Tally;
 use crate::machine::Machine;
 use crate::options::Options;
 use crate::stats::Summary;
+use crate::threads::ThreadGroup;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -45,6 +46,11 @@ pub struct StepReport {
     pub server_cpu_percent: Option<f64>,
     /// The server's CPU time over the arrivals divided by the messages that came in then (µs).
     pub server_cpu_us_per_message_in: Option<f64>,
+    /// Messages that came in during the arrivals (what the CPU figures are shared out over).
+    pub messages_in_during_arrivals: f64,
+    /// The server's threads over the arrivals, by kind, busiest first (empty without
+    /// `/proc/<pid>/task/*/schedstat`).
+    pub server_threads: Vec<ThreadGroup>,
     pub bench_cpu_percent: Option<f64>,
     pub wall_secs: f64,
 }
@@ -320,6 +326,25 @@ impl Report {
                     .map(|c| format!("{c:.0}"))
                     .unwrap_or_else(|| "?".into())
             );
+            if !s.server_threads.is_empty() {
+                let _ = writeln!(
+                    o,
+                    "server threads over the arrivals (CPU per message in; ms waiting for a core \
+                     per ms running):"
+                );
+                for g in &s.server_threads {
+                    let per_message = if s.messages_in_during_arrivals > 0.0 {
+                        format!("{:.0}", g.running_ms * 1e3 / s.messages_in_during_arrivals)
+                    } else {
+                        "?".into()
+                    };
+                    let _ = writeln!(
+                        o,
+                        "  {:<18} ×{:<3} {:>6} µs; {:>8.0} / {:.0}",
+                        g.name, g.threads, per_message, g.waiting_ms, g.running_ms
+                    );
+                }
+            }
         }
         if !self.ratios.is_empty() {
             let _ = writeln!(o, "\nratios to the baselines:");
