@@ -4,7 +4,7 @@
 //!
 //! Reading it is six queries, and every command asks for it: when the copy grew stale, each
 //! command that asked before the new copy was in used to read it again itself — at 5,000
-//! messages/s, ~30 readings every 2 s instead of one, each command among them waiting for six
+//! messages/s, 20–30 readings every 2 s instead of one, each command among them waiting for six
 //! queries. Now one caller reads while the others go on with the copy they have.
 
 use std::collections::HashMap;
@@ -255,6 +255,7 @@ mod tests {
         // After an admin write the configuration is read at once, fresh or not.
         cache.reload().await.unwrap();
         assert_eq!(cache.readings(), 3);
+        cache.store.close().await;
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -277,6 +278,7 @@ mod tests {
         // Each got the copy that was read, none the empty one the cache starts with.
         let read = cache.current();
         assert!(got.iter().all(|c| Arc::ptr_eq(c, &read)));
+        cache.store.close().await;
         let _ = std::fs::remove_dir_all(dir);
     }
 }
