@@ -3,7 +3,7 @@
 
 use super::*;
 use std::collections::BTreeMap;
-use switchboard_core::decide::{decide, next_deadline, ConversationCommand};
+use switchboard_core::decide::{decide, next_deadline, ConversationCommand, Decision};
 use switchboard_core::text::MessageText;
 use switchboard_store::ConversationWrite;
 
@@ -104,47 +104,18 @@ impl Engine {
             return self.record_no_op(client, now).await;
         }
 
-        // Fold the events into the conversation and every agent they concern. A message
-        // changes no agent (`Agent::apply_conversation`): the agents are copied only for
-        // events that may.
-        let mut after = (*before).clone();
-        let may_change_agents = !decision.agents.is_empty()
-            || decision.conversation.iter().any(|e| e.changes_snapshot());
-        let mut after_agents = if may_change_agents {
-            agents.clone()
-        } else {
-            BTreeMap::new()
-        };
-        let mut numbered = Vec::with_capacity(decision.conversation.len());
-        for e in &decision.conversation {
-            after.apply(e, now);
-            numbered.push((after.head_seq, now, e.clone()));
-            for a in after_agents.values_mut() {
-                a.apply_conversation(cid, e, now);
-            }
-        }
-        let mut agent_events: BTreeMap<AgentId, Vec<(u64, Timestamp, AgentEvent)>> =
-            BTreeMap::new();
-        for (aid, e) in &decision.agents {
-            if let Some(a) = after_agents.get_mut(aid) {
-                a.apply(e, now);
-                agent_events
-                    .entry(*aid)
-                    .or_default()
-                    .push((a.log_seq, now, e.clone()));
-            }
-        }
-        let base = config.base_policy();
-        let agent_writes: Vec<AgentWrite> = after_agents
-            .iter()
-            .filter(|(id, a)| agents.get(id) != Some(a))
-            .map(|(id, a)| AgentWrite {
-                expected_version: versions[id],
-                state: a.clone(),
-                events: agent_events.remove(id).unwrap_or_default(),
-                deadline: agent_next_deadline(a, &base),
-            })
-            .collect();
+        let Folded {
+            after,
+            numbered,
+            agent_writes,
+        } = fold(
+            &before,
+            &agents,
+            &versions,
+            decision,
+            now,
+            &config.base_policy(),
+        );
         let seq = Some(after.head_seq);
         let deadline = next_deadline(&after, &policy);
         let after = Arc::new(after);
@@ -266,5 +237,71 @@ impl Engine {
         if after.is_waiting() {
             self.route_queue(after.queue_id);
         }
+    }
+}
+
+/// A decision folded into the snapshots it changes.
+pub(crate) struct Folded {
+    /// The conversation after the decision's events.
+    pub after: Conversation,
+    /// Its events, numbered as they are written.
+    pub numbered: Vec<(u64, Timestamp, ConversationEvent)>,
+    /// The agents whose snapshot the events changed, each guarded by the version it was
+    /// read at.
+    pub agent_writes: Vec<AgentWrite>,
+}
+
+/// Folds a decision's events into the conversation and every agent they concern (`agents`,
+/// read at `versions`).
+pub(crate) fn fold(
+    before: &Conversation,
+    agents: &BTreeMap<AgentId, Agent>,
+    versions: &BTreeMap<AgentId, i64>,
+    decision: Decision,
+    now: Timestamp,
+    base: &Policy,
+) -> Folded {
+    // A message changes no agent (`Agent::apply_conversation`): the agents are copied only
+    // for events that may.
+    let mut after = before.clone();
+    let may_change_agents =
+        !decision.agents.is_empty() || decision.conversation.iter().any(|e| e.changes_snapshot());
+    let mut after_agents = if may_change_agents {
+        agents.clone()
+    } else {
+        BTreeMap::new()
+    };
+    let mut numbered = Vec::with_capacity(decision.conversation.len());
+    for e in decision.conversation {
+        after.apply(&e, now);
+        for a in after_agents.values_mut() {
+            a.apply_conversation(before.id, &e, now);
+        }
+        numbered.push((after.head_seq, now, e));
+    }
+    let mut agent_events: BTreeMap<AgentId, Vec<(u64, Timestamp, AgentEvent)>> = BTreeMap::new();
+    for (aid, e) in decision.agents {
+        if let Some(a) = after_agents.get_mut(&aid) {
+            a.apply(&e, now);
+            agent_events
+                .entry(aid)
+                .or_default()
+                .push((a.log_seq, now, e));
+        }
+    }
+    let agent_writes = after_agents
+        .into_iter()
+        .filter(|(id, a)| agents.get(id) != Some(a))
+        .map(|(id, a)| AgentWrite {
+            expected_version: versions[&id],
+            events: agent_events.remove(&id).unwrap_or_default(),
+            deadline: agent_next_deadline(&a, base),
+            state: a,
+        })
+        .collect();
+    Folded {
+        after,
+        numbered,
+        agent_writes,
     }
 }

@@ -1,11 +1,22 @@
 //! A customer starts a chat through an asset.
 
+use super::conversation::{fold, Folded};
 use super::*;
 use crate::auth;
 use std::collections::BTreeMap;
 use switchboard_core::config::Asset;
-use switchboard_core::decide::{next_deadline, start, ConversationCommand};
+use switchboard_core::decide::{decide, next_deadline, start, ConversationCommand};
 use switchboard_store::{CatalogKind, ConversationWrite};
+
+/// Agents looked at for an offer on arrival: the first usually takes it; the others cover
+/// one that changed since the candidates were read.
+const ARRIVAL_CANDIDATES: u32 = 3;
+
+/// An offer made with a chat's arrival, and the agents as read before it.
+struct ArrivalOffer {
+    folded: Folded,
+    agents: BTreeMap<AgentId, Agent>,
+}
 
 /// What the widget sends to start a chat.
 #[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize, ts_rs::TS)]
@@ -177,26 +188,97 @@ impl Engine {
             numbered.push((state.head_seq, now, e.clone()));
         }
         let token = auth::new_token("sbc_");
+        let token_hash = auth::token_hash(&token);
         let policy = config.policy_for(queue.id, asset.id);
-        let mut commit = Commit {
-            now,
-            conversation: Some(ConversationWrite {
-                expected_head: None,
-                deadline: next_deadline(&state, &policy),
-                state: Arc::new(state.clone()),
-                events: numbered.clone(),
-                token_hash: Some(auth::token_hash(&token)),
-            }),
-            agents: vec![],
-            command: None,
-        };
-        self.commit(&mut commit).await?;
-        let empty = state.clone();
-        self.publish_conversation(&empty, &Arc::new(state), numbered);
-        Ok(Started {
-            conversation_id: cid,
-            token,
-        })
+        let mut offer = self
+            .offer_on_arrival(&state, &policy, &config.base_policy(), now)
+            .await?;
+        loop {
+            let (after, events, agents, offered_to) = match offer.take() {
+                Some(o) => (
+                    o.folded.after,
+                    [&numbered[..], &o.folded.numbered[..]].concat(),
+                    o.folded.agent_writes,
+                    Some(o.agents),
+                ),
+                None => (state.clone(), numbered.clone(), vec![], None),
+            };
+            let mut commit = Commit {
+                now,
+                conversation: Some(ConversationWrite {
+                    expected_head: None,
+                    deadline: next_deadline(&after, &policy),
+                    state: Arc::new(after),
+                    events,
+                    token_hash: Some(token_hash.clone()),
+                }),
+                agents,
+                command: None,
+            };
+            match self.commit(&mut commit).await {
+                Ok(()) => {}
+                // The agent changed since it was read (another offer, a change of state): the
+                // chat enters its queue without the offer, and routing takes it from there.
+                Err(StoreError::Conflict) if offered_to.is_some() => continue,
+                Err(e) => return Err(e.into()),
+            }
+            let written = commit.conversation.take().expect("written above");
+            // Published as from the arrived state: no agent was in it before.
+            self.publish_conversation(&state, &written.state, written.events);
+            if let Some(before) = offered_to {
+                for w in commit.agents {
+                    let previous = &before[&w.state.id];
+                    self.after_agent_change(previous, Arc::new(w.state), w.expected_version + 1);
+                }
+            }
+            return Ok(Started {
+                conversation_id: cid,
+                token,
+            });
+        }
+    }
+
+    /// The offer a chat gets as it arrives, written in the same commit, when nothing waits in
+    /// its queue and one of the queue's agents has room. The agent then sees it one commit
+    /// after the customer asked, rather than after the arrival's commit, the routing pass's
+    /// reads and the offer's own commit (and without waiting for the customer's connection,
+    /// which commits on the same conversation just then). A chat arriving behind others
+    /// waits its turn: routing offers the longest-waiting first.
+    async fn offer_on_arrival(
+        &self,
+        arrived: &Conversation,
+        policy: &Policy,
+        base: &Policy,
+        now: Timestamp,
+    ) -> Result<Option<ArrivalOffer>, EngineError> {
+        let queue = arrived.queue_id;
+        let (waiting, candidates) = futures_util::future::try_join(
+            self.store.waiting_in(queue, 1),
+            self.store.candidate_agents(queue, ARRIVAL_CANDIDATES),
+        )
+        .await?;
+        if !waiting.is_empty() {
+            return Ok(None);
+        }
+        for agent in candidates {
+            let Some(row) = self.store.agent(agent).await? else {
+                continue;
+            };
+            let agents = BTreeMap::from([(agent, row.state)]);
+            let versions = BTreeMap::from([(agent, row.version)]);
+            // The candidates' query may be a moment old: the decision checks the agent again.
+            if let Ok(decision) = decide(
+                arrived,
+                &agents,
+                &ConversationCommand::Offer { agent },
+                now,
+                policy,
+            ) {
+                let folded = fold(arrived, &agents, &versions, decision, now, base);
+                return Ok(Some(ArrivalOffer { folded, agents }));
+            }
+        }
+        Ok(None)
     }
 
     /// An asset was deleted: every chat that came through it and is not over is interrupted

@@ -249,3 +249,80 @@ async fn across_an_agents_queues_the_higher_priority_comes_first() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_chat_arriving_while_an_agent_has_room_is_offered_with_its_arrival() {
+    let mut app = spawn_app().await;
+    let mut ben = app.agent(BEN).await;
+    ben.available().await;
+    let started = app
+        .engine
+        .start_conversation(app.asset_id.parse().unwrap(), Default::default())
+        .await
+        .unwrap();
+    // Read at once, before this test lets any other task run: no routing pass has had a
+    // chance, so the offer was written with the arrival.
+    let cid = started.conversation_id;
+    let state = app.engine.store.conversation(cid).await.unwrap().unwrap();
+    assert_eq!(state.status.name(), "offered", "{state:?}");
+    let events = app.engine.store.events_after(cid, 0, 100).await.unwrap();
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|e| serde_json::to_value(&e.event).unwrap()["type"].to_string())
+        .collect();
+    assert_eq!(kinds.last().unwrap(), "\"offered\"", "{kinds:?}");
+    assert!(events.windows(2).all(|w| w[1].seq == w[0].seq + 1));
+    let agent = app
+        .engine
+        .store
+        .agent(ben.id.parse().unwrap())
+        .await
+        .unwrap();
+    assert!(agent.unwrap().state.offer.is_some());
+    let offer = ben.expect_offer().await;
+    assert_eq!(offer["conversation_id"], cid.to_string());
+    ben.accept(&cid.to_string()).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_chat_arriving_behind_a_waiting_one_waits_its_turn() {
+    let mut app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let shop = asset_for(&app, &admin, "Shop", "Sales").await;
+    let sales = app.id_of(&admin, "queues", "Sales").await;
+    // Ana answers a chat and sends it to Sales, where it waits: she serves Sales, but a chat
+    // is not offered back to whoever transferred it away. She still has room.
+    let mut ana = app.agent(ANA).await;
+    ana.available().await;
+    let (first, _) = app.start_chat(json!({})).await;
+    assert_eq!(ana.expect_offer().await["conversation_id"], first.as_str());
+    ana.accept(&first).await;
+    let r = ana
+        .ws
+        .command(json!({"type": "transfer", "conversation_id": first, "queue_id": sales}))
+        .await;
+    assert_eq!(r["type"], "ack", "{r}");
+    app.advance(1);
+    // A chat arriving in Sales now does not pass the one waiting there on its arrival: it
+    // queues behind it, and routing decides (here: Ana, who may not take the first).
+    let second = app
+        .engine
+        .start_conversation(shop.parse().unwrap(), Default::default())
+        .await
+        .unwrap()
+        .conversation_id;
+    let state = app
+        .engine
+        .store
+        .conversation(second)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.status.name(), "waiting", "{state:?}");
+    assert_eq!(
+        ana.expect_offer().await["conversation_id"],
+        second.to_string()
+    );
+    app.stop().await;
+}
