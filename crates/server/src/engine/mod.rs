@@ -82,6 +82,8 @@ pub struct Engine {
     turns: Box<[tokio::sync::Mutex<()>]>,
     /// Recently read queue lines, for customers' places in line.
     lines: line::Lines,
+    /// Agents picked for an offer on a chat's arrival whose commit is under way on this node.
+    picked_on_arrival: Mutex<std::collections::HashSet<AgentId>>,
 }
 
 /// Stripes of conversation turns: enough that unrelated conversations rarely share one.
@@ -115,6 +117,7 @@ impl Engine {
             bus: OnceLock::new(),
             turns: (0..TURNS).map(|_| tokio::sync::Mutex::new(())).collect(),
             lines: line::Lines::default(),
+            picked_on_arrival: Mutex::default(),
         })
     }
 

@@ -326,3 +326,36 @@ async fn a_chat_arriving_behind_a_waiting_one_waits_its_turn() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn chats_arriving_together_are_each_offered_to_a_different_agent_as_they_arrive() {
+    let mut app = spawn_app().await;
+    let mut agents = vec![
+        app.agent(ANA).await,
+        app.agent(BEN).await,
+        app.agent(CHLOE).await,
+    ];
+    for a in &mut agents {
+        a.available().await;
+    }
+    // All three read the same best agents before any of them commits.
+    let asset = app.asset_id.parse().unwrap();
+    let starts = (0..3).map(|_| app.engine.start_conversation(asset, Default::default()));
+    let started = futures_util::future::join_all(starts).await;
+    let mut offered_to = std::collections::BTreeSet::new();
+    for s in started {
+        let cid = s.unwrap().conversation_id;
+        let state = app.engine.store.conversation(cid).await.unwrap().unwrap();
+        match state.status {
+            switchboard_core::Status::Offered { agent_id, .. } => {
+                offered_to.insert(agent_id);
+            }
+            other => panic!("not offered on arrival: {other:?}"),
+        }
+    }
+    assert_eq!(offered_to.len(), 3);
+    for a in &mut agents {
+        a.expect_offer().await;
+    }
+    app.stop().await;
+}
