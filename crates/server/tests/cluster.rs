@@ -470,3 +470,53 @@ async fn deleting_an_asset_while_its_chat_is_being_accepted_has_one_outcome() {
     }
     p.stop().await;
 }
+
+#[tokio::test]
+async fn chats_arriving_at_once_on_two_nodes_are_offered_to_two_agents_as_they_arrive() {
+    let Some(p) = pair().await else { return };
+    let (a, b) = (&p.a, &p.b);
+    let mut ana = a.agent("ana@demo.switchboard.test").await;
+    let mut ben = a.agent("ben@demo.switchboard.test").await;
+    ana.available().await;
+    ben.available().await;
+    let asset = a.asset_id.parse().unwrap();
+    for round in 0..20 {
+        // Both nodes read the same best agent and offer it their chat: one commit loses the
+        // race, and that node looks again (rather than leaving its chat to wait for routing).
+        let (one, two) = tokio::join!(
+            a.engine.start_conversation(asset, Default::default()),
+            b.engine.start_conversation(asset, Default::default()),
+        );
+        let chats = [one.unwrap().conversation_id, two.unwrap().conversation_id];
+        let mut offered_to = std::collections::BTreeSet::new();
+        for cid in chats {
+            let c = a.engine.store.conversation(cid).await.unwrap().unwrap();
+            match c.status {
+                Status::Offered { agent_id, .. } => {
+                    offered_to.insert(agent_id);
+                }
+                other => panic!("round {round}: not offered on arrival: {other:?}"),
+            }
+        }
+        assert_eq!(offered_to.len(), 2, "round {round}");
+        // Reset: both customers leave, which withdraws the offers.
+        for cid in chats {
+            a.engine
+                .conversation_command(cid, None, None, ConversationCommand::CustomerEnd)
+                .await
+                .unwrap();
+        }
+        for agent in [&mut ana, &mut ben] {
+            let id: AgentId = agent.id.parse().unwrap();
+            for _ in 0..200 {
+                let row = a.engine.store.agent(id).await.unwrap().unwrap();
+                if row.state.offer.is_none() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            agent.ws.buffer.clear();
+        }
+    }
+    p.stop().await;
+}

@@ -12,6 +12,9 @@ use switchboard_store::{CatalogKind, ConversationWrite};
 /// one not picked by another, and that one changed since the candidates were read is passed.
 const ARRIVAL_CANDIDATES: u32 = 8;
 
+/// Offers on arrival tried before a chat whose offers keep losing races simply queues.
+const ARRIVAL_ATTEMPTS: usize = 3;
+
 /// An offer made with a chat's arrival, and the agents as read before it.
 struct ArrivalOffer<'a> {
     folded: Folded,
@@ -220,11 +223,11 @@ impl Engine {
         let token = auth::new_token("sbc_");
         let token_hash = auth::token_hash(&token);
         let policy = config.policy_for(queue.id, asset.id);
-        let mut offer = self
-            .offer_on_arrival(&state, &policy, &config.base_policy(), now)
-            .await?;
+        let base = config.base_policy();
+        let mut offer = self.offer_on_arrival(&state, &policy, &base, now).await?;
+        let mut attempts = 1;
         loop {
-            let (after, events, agents, offered_to, _picked) = match offer.take() {
+            let (after, events, agents, offered_to, picked) = match offer.take() {
                 Some(o) => (
                     o.folded.after,
                     [&numbered[..], &o.folded.numbered[..]].concat(),
@@ -248,9 +251,17 @@ impl Engine {
             };
             match self.commit(&mut commit).await {
                 Ok(()) => {}
-                // The agent changed since it was read (another offer, a change of state): the
-                // chat enters its queue without the offer, and routing takes it from there.
-                Err(StoreError::Conflict) if offered_to.is_some() => continue,
+                // The agent changed since it was read (often the best candidate is one who just
+                // ended a chat and is wrapping it up): look again. After a few lost races the
+                // chat enters its queue without an offer, and routing takes it from there.
+                Err(StoreError::Conflict) if offered_to.is_some() => {
+                    drop(picked);
+                    if attempts < ARRIVAL_ATTEMPTS {
+                        attempts += 1;
+                        offer = self.offer_on_arrival(&state, &policy, &base, now).await?;
+                    }
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
             let written = commit.conversation.take().expect("written above");
