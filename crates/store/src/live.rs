@@ -167,27 +167,17 @@ impl Store {
             .collect()
     }
 
-    /// The chat to offer next in one of `queues`: waiting, higher priority first, then the
-    /// earliest place in line, then the id.
-    pub async fn next_waiting(&self, queues: &[QueueId]) -> Result<Option<ConversationId>> {
-        if queues.is_empty() {
-            return Ok(None);
-        }
-        let list = (0..queues.len())
-            .map(|i| format!("${}", i + 1))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let text = format!(
-            "SELECT id FROM conversations WHERE status = 'waiting' AND queue_id IN ({list})
-             ORDER BY priority DESC, front_at, id LIMIT 1"
-        );
+    /// The chat to offer next to an agent, in any of the queues the agent serves: waiting,
+    /// higher priority first, then the earliest place in line, then the id. One read for
+    /// what is usually nothing (an agent getting room while no chat waits).
+    pub async fn next_waiting_for(&self, agent: AgentId) -> Result<Option<ConversationId>> {
         let row = self
-            .fetch_optional(&text, |mut q| {
-                for queue in queues {
-                    q = q.bind(queue.to_string());
-                }
-                q
-            })
+            .fetch_optional(
+                "SELECT id FROM conversations WHERE status = 'waiting'
+                   AND queue_id IN (SELECT queue_id FROM queue_agents WHERE agent_id = $1)
+                 ORDER BY priority DESC, front_at, id LIMIT 1",
+                |q| q.bind(agent.to_string()),
+            )
             .await?;
         row.map(|r| id(r.try_get::<String>(0)?)).transpose()
     }

@@ -49,34 +49,33 @@ impl Engine {
     /// Routes every queue an agent serves (the agent got room or became Available). The
     /// agent is first offered the best chat waiting in any of its queues (higher priority
     /// first, then the one waiting longest): passes over its queues run side by side, so
-    /// which of them came first must not decide what the agent gets.
+    /// which of them came first must not decide what the agent gets. When nothing waits in
+    /// any of them (the usual case: chats are offered as they arrive while agents have
+    /// room), that one read is all.
     pub fn route_agent(self: &Arc<Self>, agent: AgentId) {
         let engine = self.clone();
         tokio::spawn(async move {
+            match engine.offer_best_to(agent).await {
+                Ok(false) => return,
+                Ok(true) => {}
+                Err(e) => tracing::warn!(%agent, error = %e, "routing to an agent failed"),
+            }
             match engine.store.queues_of_agent(agent).await {
-                Ok(queues) => {
-                    if let Err(e) = engine.offer_best_to(agent, &queues).await {
-                        tracing::warn!(%agent, error = %e, "routing to an agent failed");
-                    }
-                    queues.into_iter().for_each(|q| engine.route_queue(q));
-                }
+                Ok(queues) => queues.into_iter().for_each(|q| engine.route_queue(q)),
                 Err(e) => tracing::warn!(%agent, error = %e, "cannot read the agent's queues"),
             }
         });
     }
 
-    /// Offers the agent the chat that comes first across `queues`, if it can take one.
-    async fn offer_best_to(
-        self: &Arc<Self>,
-        agent: AgentId,
-        queues: &[QueueId],
-    ) -> Result<(), EngineError> {
+    /// Offers the agent the chat that comes first across its queues, if it can take one.
+    /// Whether any chat was waiting there.
+    async fn offer_best_to(self: &Arc<Self>, agent: AgentId) -> Result<bool, EngineError> {
         if !self.is_accepting() {
-            return Ok(());
+            return Ok(false);
         }
-        for _ in 0..100 {
-            let Some(chat) = self.store.next_waiting(queues).await? else {
-                return Ok(());
+        for round in 0..100 {
+            let Some(chat) = self.store.next_waiting_for(agent).await? else {
+                return Ok(round > 0);
             };
             match self
                 .conversation_command(chat, None, None, ConversationCommand::Offer { agent })
@@ -85,11 +84,11 @@ impl Engine {
                 // Taken or gone meanwhile: look at the line again.
                 Err(EngineError::Domain(DomainError::WrongConversationState)) => continue,
                 // Offered, or the agent cannot take one after all.
-                Ok(_) | Err(EngineError::Domain(_)) => return Ok(()),
+                Ok(_) | Err(EngineError::Domain(_)) => return Ok(true),
                 Err(e) => return Err(e),
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Offers waiting chats of `queue` until none waits or no agent can take one.

@@ -271,8 +271,8 @@ pub async fn stale_agent_version_conflicts_and_writes_nothing(store: Store, _url
     assert!(now.state.offer.is_none());
     assert_eq!(store.command("system", "offer-1").await.unwrap(), None);
     assert_eq!(
-        store.next_waiting(&[queue]).await.unwrap(),
-        Some(c.id),
+        store.waiting_in(queue, 10).await.unwrap(),
+        vec![c.id],
         "still waiting"
     );
 }

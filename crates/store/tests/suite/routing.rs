@@ -27,18 +27,26 @@ async fn abandon(store: &Store, id: ConversationId, now: i64) {
         .expect("abandon");
 }
 
-pub async fn next_waiting_order_across_queues(store: Store, _url: String) {
-    let (q1, q2, q3) = (QueueId::new(), QueueId::new(), QueueId::new());
-    assert_eq!(store.next_waiting(&[q1, q2]).await.unwrap(), None);
-    assert_eq!(store.next_waiting(&[]).await.unwrap(), None);
+pub async fn next_waiting_order_across_an_agents_queues(store: Store, _url: String) {
+    let (one_two, three, all, nowhere) = (
+        AgentId::new(),
+        AgentId::new(),
+        AgentId::new(),
+        AgentId::new(),
+    );
+    let q1 = put_queue(&store, "One", vec![one_two, all]).await;
+    let q2 = put_queue(&store, "Two", vec![one_two, all]).await;
+    let q3 = put_queue(&store, "Three", vec![three, all]).await;
+    assert_eq!(store.next_waiting_for(one_two).await.unwrap(), None);
 
     let low = start(&store, q1, -5, at(500)).await;
     let normal = start(&store, q1, 0, at(1_000)).await;
     let urgent_late = start(&store, q1, 5, at(3_000)).await;
     let tie_a = start(&store, q2, 5, at(2_000)).await;
     let tie_b = start(&store, q2, 5, at(2_000)).await;
-    // Not in the queues asked about: never chosen, however urgent.
+    // Not in the agent's queues: never chosen for them, however urgent.
     let elsewhere = start(&store, q3, 50, at(100)).await;
+    assert_eq!(store.next_waiting_for(nowhere).await.unwrap(), None);
     // Not waiting: offered, or gone.
     let ann = available_agent(&store, "Ann", 3, at(100)).await;
     let offered = start(&store, q1, 90, at(100)).await;
@@ -58,15 +66,18 @@ pub async fn next_waiting_order_across_queues(store: Store, _url: String) {
     let ties = by_text(vec![tie_a.id, tie_b.id]);
     let expected = vec![ties[0], ties[1], urgent_late.id, normal.id, low.id];
     let mut taken = Vec::new();
-    while let Some(next) = store.next_waiting(&[q1, q2]).await.unwrap() {
+    while let Some(next) = store.next_waiting_for(one_two).await.unwrap() {
         taken.push(next);
         abandon(&store, next, 5_000).await;
         assert!(taken.len() <= expected.len(), "{taken:?}");
     }
     assert_eq!(taken, expected);
-    assert_eq!(store.next_waiting(&[q3]).await.unwrap(), Some(elsewhere.id));
     assert_eq!(
-        store.next_waiting(&[q1, q2, q3]).await.unwrap(),
+        store.next_waiting_for(three).await.unwrap(),
+        Some(elsewhere.id)
+    );
+    assert_eq!(
+        store.next_waiting_for(all).await.unwrap(),
         Some(elsewhere.id)
     );
 
@@ -80,11 +91,11 @@ pub async fn next_waiting_order_across_queues(store: Store, _url: String) {
     )
     .await
     .unwrap();
-    assert_eq!(store.next_waiting(&[q1]).await.unwrap(), Some(offered.id));
     assert_eq!(
-        store.next_waiting(&[q3, q1]).await.unwrap(),
+        store.next_waiting_for(one_two).await.unwrap(),
         Some(offered.id)
     );
+    assert_eq!(store.next_waiting_for(all).await.unwrap(), Some(offered.id));
 }
 
 pub async fn candidate_agents_filters_and_order(store: Store, _url: String) {
