@@ -20,7 +20,6 @@ mod snapshots;
 mod sqlite;
 mod sqlite_checkpoint;
 mod sqlite_vfs;
-mod thread_priority;
 
 pub use catalog::CatalogKind;
 pub use commit::{AgentWrite, CommandRecord, Commit, ConversationWrite};

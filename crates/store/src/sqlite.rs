@@ -94,8 +94,6 @@ impl Sqlite {
                 });
                 match conn {
                     Ok(conn) => {
-                        let raised = crate::thread_priority::raise_this_thread();
-                        tracing::debug!(raised, "sqlite writer's scheduling priority");
                         let _ = ready.send(Ok(()));
                         writer(conn, write_jobs);
                     }
