@@ -224,7 +224,7 @@ impl Engine {
         let token_hash = auth::token_hash(&token);
         let policy = config.policy_for(queue.id, asset.id);
         let base = config.base_policy();
-        let mut offer = self.offer_on_arrival(&state, &policy, &base, now).await?;
+        let mut offer = self.offer_on_arrival(&state, &policy, &base, now).await;
         let mut attempts = 1;
         loop {
             let (after, events, agents, offered_to, picked) = match offer.take() {
@@ -258,7 +258,7 @@ impl Engine {
                     drop(picked);
                     if attempts < ARRIVAL_ATTEMPTS {
                         attempts += 1;
-                        offer = self.offer_on_arrival(&state, &policy, &base, now).await?;
+                        offer = self.offer_on_arrival(&state, &policy, &base, now).await;
                     }
                     continue;
                 }
@@ -292,21 +292,29 @@ impl Engine {
         policy: &Policy,
         base: &Policy,
         now: Timestamp,
-    ) -> Result<Option<ArrivalOffer<'_>>, EngineError> {
+    ) -> Option<ArrivalOffer<'_>> {
         let queue = arrived.queue_id;
-        let (waiting, candidates) = futures_util::future::try_join(
+        let reads = futures_util::future::try_join(
             self.store.waiting_in(queue, 1),
             self.store.candidate_agents(queue, ARRIVAL_CANDIDATES),
-        )
-        .await?;
+        );
+        // Only a shortcut: when the store cannot tell, the chat is written without it and
+        // waits for routing, rather than the customer being refused.
+        let (waiting, candidates) = match reads.await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(%queue, error = %e, "no offer on arrival: cannot read the line");
+                return None;
+            }
+        };
         if !waiting.is_empty() {
-            return Ok(None);
+            return None;
         }
         for agent in candidates {
             let Some(picked) = Picked::pick(self, agent) else {
                 continue;
             };
-            let Some(row) = self.store.agent(agent).await? else {
+            let Ok(Some(row)) = self.store.agent(agent).await else {
                 continue;
             };
             let agents = BTreeMap::from([(agent, row.state)]);
@@ -320,14 +328,14 @@ impl Engine {
                 policy,
             ) {
                 let folded = fold(arrived, &agents, &versions, decision, now, base);
-                return Ok(Some(ArrivalOffer {
+                return Some(ArrivalOffer {
                     folded,
                     agents,
                     picked,
-                }));
+                });
             }
         }
-        Ok(None)
+        None
     }
 
     /// An asset was deleted: every chat that came through it and is not over is interrupted
