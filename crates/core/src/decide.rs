@@ -107,6 +107,10 @@ pub enum ConversationCommand {
 }
 
 /// The events that start a conversation: it arrives and enters its queue.
+/// How many events [`start`] writes: a conversation's log begins with exactly these, so an
+/// event numbered `START_EVENTS + 1` was written with the arrival, before anything else.
+pub const START_EVENTS: u64 = 2;
+
 pub fn start(
     asset_id: AssetId,
     asset_name: &str,

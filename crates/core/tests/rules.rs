@@ -2620,3 +2620,24 @@ mod message_text {
         );
     }
 }
+
+#[test]
+fn a_chat_starts_with_start_events_and_no_message() {
+    // The agent's desktop relies on this: an offer numbered START_EVENTS + 1 was written with
+    // the arrival, and has no message before it to show.
+    let events = decide::start(
+        AssetId::new(),
+        "Website",
+        QueueId::new(),
+        "Support",
+        0,
+        CustomerInfo::default(),
+        Default::default(),
+        false,
+        Timestamp(1_000),
+    );
+    assert_eq!(events.len() as u64, decide::START_EVENTS);
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, ConversationEvent::Message { .. })));
+}

@@ -12,7 +12,7 @@ use axum::response::Response;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use switchboard_core::config::Account;
-use switchboard_core::decide::{AgentCommand, ConversationCommand};
+use switchboard_core::decide::{AgentCommand, ConversationCommand, START_EVENTS};
 use switchboard_core::text::{fill_template, MessageText};
 use switchboard_core::*;
 
@@ -200,7 +200,7 @@ impl Session {
             }
         }
         let offer = match &agent.offer {
-            Some(o) => self.offer_view(o.conversation_id).await,
+            Some(o) => self.offer_view(o.conversation_id, None).await,
             None => None,
         };
         if !socket
@@ -285,7 +285,7 @@ impl Session {
                 return false;
             }
             let offer = match &row.state.offer {
-                Some(o) => self.offer_view(o.conversation_id).await,
+                Some(o) => self.offer_view(o.conversation_id, None).await,
                 None => None,
             };
             if let Some(offer) = offer {
@@ -324,7 +324,14 @@ impl Session {
         true
     }
 
-    async fn offer_view(&self, cid: ConversationId) -> Option<OfferView> {
+    /// The offer pending for this agent on `cid`. `offered`: the event that made it, when
+    /// this is sent because of it.
+    async fn offer_view(
+        &self,
+        cid: ConversationId,
+        offered: Option<&PublishedEvent>,
+    ) -> Option<OfferView> {
+        // Read now, not taken from the event: an offer already withdrawn is not shown.
         let c = self.engine.store.conversation(cid).await.ok()??;
         let me = self.me();
         // A chat offered by routing or by a transfer, or an invitation into a conference.
@@ -340,18 +347,29 @@ impl Session {
             (Status::Active { .. }, Some(i)) if i.agent_id == me => ("conference", i.deadline),
             _ => return None,
         };
-        let log = self.engine.store.events_after(cid, 0, 1000).await.ok()?;
-        let offered_at = log
-            .iter()
-            .rev()
-            .find(|e| {
-                matches!(
-                    e.event,
-                    ConversationEvent::Offered { .. }
-                        | ConversationEvent::ConferenceRequested { .. }
-                )
+        // An offer written with the chat's arrival follows the start's events alone: no
+        // message yet, and nothing to read (most offers, while agents have room).
+        let on_arrival = offered.filter(|pe| {
+            pe.seq == START_EVENTS + 1 && matches!(pe.event, ConversationEvent::Offered { .. })
+        });
+        let log = match on_arrival {
+            Some(_) => Vec::new(),
+            None => self.engine.store.events_after(cid, 0, 1000).await.ok()?,
+        };
+        let offered_at = on_arrival
+            .map(|pe| pe.at.0)
+            .or_else(|| {
+                log.iter()
+                    .rev()
+                    .find(|e| {
+                        matches!(
+                            e.event,
+                            ConversationEvent::Offered { .. }
+                                | ConversationEvent::ConferenceRequested { .. }
+                        )
+                    })
+                    .map(|e| e.at.0)
             })
-            .map(|e| e.at.0)
             .unwrap_or(deadline.0);
         let messages = log
             .into_iter()
@@ -465,7 +483,7 @@ impl Session {
             E::Offered { agent_id, .. } | E::ConferenceRequested { agent_id, .. }
                 if *agent_id == me =>
             {
-                match self.offer_view(cid).await {
+                match self.offer_view(cid, Some(pe)).await {
                     Some(offer) => socket.send(&ServerFrame::Offer { offer }).await,
                     None => true,
                 }

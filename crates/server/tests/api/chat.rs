@@ -32,6 +32,9 @@ async fn a_whole_chat_from_start_to_wrap_up() {
         "https://shop.example/help"
     );
     assert!(offer["arrived_at"].as_i64().unwrap() <= offer["offered_at"].as_i64().unwrap());
+    // Ana had room: offered with the arrival itself, before anything was said.
+    assert_eq!(offer["offered_at"], offer["arrived_at"]);
+    assert_eq!(offer["messages"], json!([]));
 
     let ack = ana.accept(&cid).await;
     assert_eq!(ack["type"], "ack", "{ack}");
