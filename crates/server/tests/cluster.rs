@@ -520,3 +520,39 @@ async fn chats_arriving_at_once_on_two_nodes_are_offered_to_two_agents_as_they_a
     }
     p.stop().await;
 }
+
+#[tokio::test]
+async fn an_asset_just_moved_to_another_queue_is_not_offered_from_its_old_one() {
+    let Some(p) = pair().await else { return };
+    let (a, b, admin) = (&p.a, &p.b, p.admin.clone());
+    // Chloe serves Support only; nobody of Sales (Ana, Ben) is Available.
+    let mut chloe = a.agent("chloe@demo.switchboard.test").await;
+    chloe.available().await;
+    // Node A's configuration has the demo asset entering Support...
+    a.engine.config.get().await.unwrap();
+    // ...when node B moves it to Sales.
+    let sales = b.id_of(&admin, "queues", "Sales").await;
+    let (status, body) = b
+        .put(
+            &format!("/api/v1/admin/assets/{}", b.asset_id),
+            &admin,
+            json!({"queue_id": sales}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // A chat started on node A at once enters Sales (the asset is read from the store), and
+    // is not offered to Chloe from the line of Support that node A's copy names.
+    let cid = a
+        .engine
+        .start_conversation(a.asset_id.parse().unwrap(), Default::default())
+        .await
+        .unwrap()
+        .conversation_id;
+    let c = a.engine.store.conversation(cid).await.unwrap().unwrap();
+    assert_eq!(c.queue_id.to_string(), sales);
+    assert_eq!(c.status.name(), "waiting", "{c:?}");
+    let chloe_id: AgentId = chloe.id.parse().unwrap();
+    let row = a.engine.store.agent(chloe_id).await.unwrap().unwrap();
+    assert!(row.state.offer.is_none(), "{:?}", row.state.offer);
+    p.stop().await;
+}

@@ -15,6 +15,13 @@ const ARRIVAL_CANDIDATES: u32 = 8;
 /// Offers on arrival tried before a chat whose offers keep losing races simply queues.
 const ARRIVAL_ATTEMPTS: usize = 3;
 
+/// A queue as an offer on arrival sees it.
+struct ArrivalLine {
+    /// Some chat waits in it: a new one queues behind.
+    waiting: bool,
+    candidates: Vec<AgentId>,
+}
+
 /// An offer made with a chat's arrival, and the agents as read before it.
 struct ArrivalOffer<'a> {
     folded: Folded,
@@ -110,12 +117,21 @@ impl Engine {
         self.check_accepting()?;
         let config = self.config.get().await?;
         // Read from the store, not the cache: a deleted asset takes no new chat, whichever
-        // node deleted it.
-        let asset: Asset = self
-            .store
-            .entry(CatalogKind::Asset, &asset_id.to_string())
-            .await?
-            .ok_or(EngineError::NotFound("no such asset (or it was deleted)"))?;
+        // node deleted it. The queue's line is read beside it, for the queue the cached
+        // configuration names (read again below if the asset now names another).
+        let cached_queue = config.assets.get(&asset_id).map(|a| a.queue_id);
+        let (asset, line) = futures_util::future::join(
+            self.store.entry(CatalogKind::Asset, &asset_id.to_string()),
+            async {
+                match cached_queue {
+                    Some(q) => Some((q, self.arrival_line(q).await)),
+                    None => None,
+                }
+            },
+        )
+        .await;
+        let asset: Asset =
+            asset?.ok_or(EngineError::NotFound("no such asset (or it was deleted)"))?;
         let asset = &asset;
         let queue = config
             .queues
@@ -224,7 +240,13 @@ impl Engine {
         let token_hash = auth::token_hash(&token);
         let policy = config.policy_for(queue.id, asset.id);
         let base = config.base_policy();
-        let mut offer = self.offer_on_arrival(&state, &policy, &base, now).await;
+        let line = match line {
+            Some((q, line)) if q == queue.id => line,
+            _ => self.arrival_line(queue.id).await,
+        };
+        let mut offer = self
+            .offer_on_arrival(&state, line, &policy, &base, now)
+            .await;
         let mut attempts = 1;
         loop {
             let (after, events, agents, offered_to, picked) = match offer.take() {
@@ -258,7 +280,10 @@ impl Engine {
                     drop(picked);
                     if attempts < ARRIVAL_ATTEMPTS {
                         attempts += 1;
-                        offer = self.offer_on_arrival(&state, &policy, &base, now).await;
+                        let line = self.arrival_line(queue.id).await;
+                        offer = self
+                            .offer_on_arrival(&state, line, &policy, &base, now)
+                            .await;
                     }
                     continue;
                 }
@@ -289,27 +314,16 @@ impl Engine {
     async fn offer_on_arrival(
         &self,
         arrived: &Conversation,
+        line: Option<ArrivalLine>,
         policy: &Policy,
         base: &Policy,
         now: Timestamp,
     ) -> Option<ArrivalOffer<'_>> {
-        let queue = arrived.queue_id;
-        let reads = futures_util::future::try_join(
-            self.store.waiting_in(queue, 1),
-            self.store.candidate_agents(queue, ARRIVAL_CANDIDATES),
-        );
-        // Only a shortcut: when the store cannot tell, the chat is written without it and
-        // waits for routing, rather than the customer being refused.
-        let (waiting, candidates) = match reads.await {
-            Ok(found) => found,
-            Err(e) => {
-                tracing::warn!(%queue, error = %e, "no offer on arrival: cannot read the line");
-                return None;
-            }
-        };
-        if !waiting.is_empty() {
+        let line = line?;
+        if line.waiting {
             return None;
         }
+        let candidates = line.candidates;
         for agent in candidates {
             let Some(picked) = Picked::pick(self, agent) else {
                 continue;
@@ -336,6 +350,27 @@ impl Engine {
             }
         }
         None
+    }
+
+    /// What an offer on arrival needs to know of a queue: whether a chat waits in it, and its
+    /// agents who have room, best first. `None` when the store cannot tell: the offer is only
+    /// a shortcut, and the chat is then written without it and waits for routing, rather than
+    /// the customer being refused.
+    async fn arrival_line(&self, queue: QueueId) -> Option<ArrivalLine> {
+        let reads = futures_util::future::try_join(
+            self.store.waiting_in(queue, 1),
+            self.store.candidate_agents(queue, ARRIVAL_CANDIDATES),
+        );
+        match reads.await {
+            Ok((waiting, candidates)) => Some(ArrivalLine {
+                waiting: !waiting.is_empty(),
+                candidates,
+            }),
+            Err(e) => {
+                tracing::warn!(%queue, error = %e, "no offer on arrival: cannot read the line");
+                None
+            }
+        }
     }
 
     /// An asset was deleted: every chat that came through it and is not over is interrupted
