@@ -106,11 +106,11 @@ pub enum ConversationCommand {
     Interrupt,
 }
 
-/// The events that start a conversation: it arrives and enters its queue.
-/// How many events [`start`] writes: a conversation's log begins with exactly these, so an
-/// event numbered `START_EVENTS + 1` was written with the arrival, before anything else.
+/// How many events [`start`] writes: a conversation's log begins with exactly these, so the
+/// event numbered `START_EVENTS + 1` has nothing but them before it (no message).
 pub const START_EVENTS: u64 = 2;
 
+/// The events that start a conversation: it arrives and enters its queue.
 pub fn start(
     asset_id: AssetId,
     asset_name: &str,

@@ -2623,8 +2623,8 @@ mod message_text {
 
 #[test]
 fn a_chat_starts_with_start_events_and_no_message() {
-    // The agent's desktop relies on this: an offer numbered START_EVENTS + 1 was written with
-    // the arrival, and has no message before it to show.
+    // The agent's desktop relies on this: an offer numbered START_EVENTS + 1 (one written
+    // with the arrival) has no message before it to show.
     let events = decide::start(
         AssetId::new(),
         "Website",

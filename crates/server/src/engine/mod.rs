@@ -3,7 +3,7 @@
 //! that a decision depends on: two engines sharing one database stay correct, because every
 //! commit is conditional on the versions the decision was made from.
 
-pub(crate) mod conversation;
+mod conversation;
 mod line;
 mod routing;
 mod start;

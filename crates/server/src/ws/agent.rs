@@ -347,19 +347,20 @@ impl Session {
             (Status::Active { .. }, Some(i)) if i.agent_id == me => ("conference", i.deadline),
             _ => return None,
         };
-        // An offer written with the chat's arrival follows the start's events alone: no
-        // message yet, and nothing to read (most offers, while agents have room).
-        let on_arrival = offered.filter(|pe| {
-            pe.seq == START_EVENTS + 1 && matches!(pe.event, ConversationEvent::Offered { .. })
-        });
-        let log = match on_arrival {
-            Some(_) => Vec::new(),
-            None => self.engine.store.events_after(cid, 0, 1000).await.ok()?,
-        };
-        let offered_at = on_arrival
-            .map(|pe| pe.at.0)
-            .or_else(|| {
-                log.iter()
+        // An offer numbered right after the start's events (one written with the chat's
+        // arrival, as most are while agents have room) has no message before it: nothing to
+        // read.
+        let (log, offered_at) = match offered {
+            Some(pe)
+                if pe.seq == START_EVENTS + 1
+                    && matches!(pe.event, ConversationEvent::Offered { .. }) =>
+            {
+                (Vec::new(), Some(pe.at.0))
+            }
+            _ => {
+                let log = self.engine.store.events_after(cid, 0, 1000).await.ok()?;
+                let at = log
+                    .iter()
                     .rev()
                     .find(|e| {
                         matches!(
@@ -368,9 +369,11 @@ impl Session {
                                 | ConversationEvent::ConferenceRequested { .. }
                         )
                     })
-                    .map(|e| e.at.0)
-            })
-            .unwrap_or(deadline.0);
+                    .map(|e| e.at.0);
+                (log, at)
+            }
+        };
+        let offered_at = offered_at.unwrap_or(deadline.0);
         let messages = log
             .into_iter()
             .filter_map(|e| match e.event {
