@@ -22,6 +22,19 @@ pub struct ConversationWrite {
     pub token_hash: Option<String>,
 }
 
+impl ConversationWrite {
+    /// Events that only extend the log (messages) leave the snapshot as it was but for its
+    /// head: the row is not rewritten, so a message writes its event and nothing else. The
+    /// row's `head_seq` then lags the log; reads take the head from the log (`live.rs`), and
+    /// the log's key `(conversation_id, seq)` still lets only one of two racing commits
+    /// append `expected_head + 1`.
+    fn is_log_only(&self) -> bool {
+        self.expected_head.is_some()
+            && !self.events.is_empty()
+            && self.events.iter().all(|(_, _, e)| !e.changes_snapshot())
+    }
+}
+
 /// An agent's snapshot after a decision, with its own new events.
 pub struct AgentWrite {
     /// The row version the decision saw.
@@ -96,12 +109,26 @@ impl Store {
 /// The statements of one commit.
 fn steps(commit: &Commit) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
-    if let Some(cmd) = &commit.command {
-        // First, so that the transaction takes the write lock at once.
+    let log_only = (commit.conversation.as_ref()).is_some_and(ConversationWrite::is_log_only);
+    // A message's command id is kept on its event row: a message then writes one row, not
+    // two (the `commands` row cost two B-trees more, and nearly half the WAL's pages).
+    // Any other command's id goes into `commands`.
+    let (on_event, in_commands) = match &commit.command {
+        Some(cmd) if log_only => (Some(cmd), None),
+        other => (None, other.as_ref()),
+    };
+    if let Some(cmd) = in_commands {
+        // First, so that the transaction takes the write lock at once. An id is taken if
+        // either place has it (a message's id cannot be reused for another command, nor the
+        // other way round). On PostgreSQL the two checks do not see each other's uncommitted
+        // rows: one id sent at the same moment as a message and as another command may be
+        // taken twice. Only a client reusing ids at random does that; a retry is the same
+        // command, checked against the same place.
         steps.push(
             Step::new(
                 "INSERT INTO commands (scope, client_id, fingerprint, response, at)
-             VALUES ($1, $2, $3, $4, $5)",
+                 SELECT $1, $2, $3, $4, $5
+                 WHERE NOT EXISTS (SELECT 1 FROM events WHERE client_scope = $1 AND client_id = $2)",
                 Params::default()
                     .bind(&cmd.scope)
                     .bind(&cmd.client_id)
@@ -109,6 +136,7 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
                     .bind(&cmd.response)
                     .bind(commit.now.0),
             )
+            .expect_one()
             .undone_by(Step::new(
                 "DELETE FROM commands WHERE scope = $1 AND client_id = $2",
                 Params::default().bind(&cmd.scope).bind(&cmd.client_id),
@@ -151,14 +179,6 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
     }
     if let Some(c) = &commit.conversation {
         let s = &c.state;
-        // Events that only extend the log (messages) leave the snapshot as it was but for its
-        // head: the row is not rewritten, so a message writes its event (and command) and
-        // nothing else. The row's `head_seq` then lags the log; reads take the head from the
-        // log (`live.rs`), and the log's key `(conversation_id, seq)` still lets only one of
-        // two racing commits append `expected_head + 1`.
-        let log_only = c.expected_head.is_some()
-            && !c.events.is_empty()
-            && c.events.iter().all(|(_, _, e)| !e.changes_snapshot());
         if let Some(head) = c.expected_head {
             // That key guards only events numbered on from the head the decision saw; any
             // other numbering was decided on some other log than the stored one.
@@ -180,12 +200,27 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
                 .bind(to_json(event)?);
             let step = if log_only && i == 0 {
                 // No row update says that the conversation exists: this does.
-                Step::new(
-                    "INSERT INTO events (conversation_id, seq, at, kind, body)
-                     SELECT $1, $2, $3, $4, $5
-                     WHERE EXISTS (SELECT 1 FROM conversations WHERE id = $1)",
-                    params,
-                )
+                match on_event {
+                    None => Step::new(
+                        "INSERT INTO events (conversation_id, seq, at, kind, body)
+                         SELECT $1, $2, $3, $4, $5
+                         WHERE EXISTS (SELECT 1 FROM conversations WHERE id = $1)",
+                        params,
+                    ),
+                    // The id is taken if an event has it (the unique index) or `commands`.
+                    Some(cmd) => Step::new(
+                        "INSERT INTO events (conversation_id, seq, at, kind, body,
+                                             client_scope, client_id, fingerprint, response)
+                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
+                         WHERE EXISTS (SELECT 1 FROM conversations WHERE id = $1)
+                           AND NOT EXISTS (SELECT 1 FROM commands WHERE scope = $6 AND client_id = $7)",
+                        params
+                            .bind(&cmd.scope)
+                            .bind(&cmd.client_id)
+                            .bind(&cmd.fingerprint)
+                            .bind(&cmd.response),
+                    ),
+                }
                 .expect_one()
             } else {
                 Step::new(
@@ -193,8 +228,8 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
                     params,
                 )
             };
-            // A message's write is its command record and its events: with undo steps for
-            // them the SQLite writer runs it without a savepoint. Other writes update a row,
+            // A message's write is its events (the first with its command id): with undo
+            // steps for them the SQLite writer runs it without a savepoint. Other writes update a row,
             // which has no undo, and keep the savepoint.
             steps.push(if log_only {
                 step.undone_by(Step::new(
@@ -206,11 +241,12 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
             });
         }
     }
-    Ok(steps)
+    // Each statement of a commit inserts or updates one row, by its key.
+    Ok(steps.into_iter().map(Step::one_row).collect())
 }
 
 /// Writes the conversation's row: inserts it, or updates it if no event was appended after
-/// the head the decision saw (the row's own `head_seq` may be older: see `log_only`).
+/// the head the decision saw (the row's own `head_seq` may be older: see `ConversationWrite::is_log_only`).
 fn snapshot_steps(steps: &mut Vec<Step>, now: Timestamp, c: &ConversationWrite) -> Result<()> {
     let s = &c.state;
     let state = to_json(s)?;

@@ -144,6 +144,8 @@ pub(crate) struct Step {
     /// inserted), run if a later step of the same write fails. A write whose steps all have
     /// one, but for the last, needs no savepoint on SQLite (see `sqlite::write_one`).
     pub(crate) undo: Option<Box<Step>>,
+    /// The statement inserts or updates at most one row (see [`Step::one_row`]).
+    pub(crate) one_row: bool,
 }
 
 impl Step {
@@ -153,7 +155,20 @@ impl Step {
             params: params.0,
             expect_one: false,
             undo: None,
+            one_row: false,
         }
+    }
+
+    /// Says that the statement (an `INSERT` or `UPDATE`) changes at most one row. On SQLite
+    /// it then runs `OR FAIL` rather than the default `OR ABORT`. The two differ only in what
+    /// a statement that fails part way keeps of its own changes, and a one-row statement
+    /// checks its constraints before it changes anything. But for `ABORT` SQLite opens a
+    /// statement journal in a transaction of several statements (every batch of writes is
+    /// one), and copies into it, in 1 KiB blocks, each page the statement changes: two or
+    /// three pages for each message, most of the writer's calls to `malloc`.
+    pub(crate) fn one_row(mut self) -> Step {
+        self.one_row = true;
+        self
     }
 
     pub(crate) fn undone_by(mut self, undo: Step) -> Step {
@@ -162,9 +177,9 @@ impl Step {
     }
 
     /// The same step with its SQL (and its undo's) rewritten.
-    fn map_sql(self, f: fn(Cow<'static, str>) -> Cow<'static, str>) -> Step {
+    fn map_sql(self, f: fn(Cow<'static, str>, bool) -> Cow<'static, str>) -> Step {
         Step {
-            sql: f(self.sql),
+            sql: f(self.sql, self.one_row),
             undo: self.undo.map(|u| Box::new(u.map_sql(f))),
             ..self
         }
@@ -337,24 +352,39 @@ fn numbered(sql: &str) -> String {
     sql.replace('$', "?")
 }
 
-/// [`numbered`] for a write's statement. Every write passes here, so a literal is converted
-/// once and the result kept for the life of the process (the literals are a fixed set, a few
-/// dozen); SQL built at run time is converted each time.
-fn sql_for_sqlite(sql: Cow<'static, str>) -> Cow<'static, str> {
+/// [`numbered`] for a write's statement, made `OR FAIL` if it changes one row
+/// ([`Step::one_row`]). Every write passes here, so a literal is converted once and the result
+/// kept for the life of the process (the literals are a fixed set, a few dozen); SQL built at
+/// run time is converted each time.
+fn sql_for_sqlite(sql: Cow<'static, str>, one_row: bool) -> Cow<'static, str> {
     // Keyed by where the literal is (hashing its address, not its text).
-    static CONVERTED: LazyLock<Mutex<HashMap<(usize, usize), &'static str>>> =
+    static CONVERTED: LazyLock<Mutex<HashMap<(usize, usize, bool), &'static str>>> =
         LazyLock::new(Default::default);
+    let convert = |sql: &str| {
+        let sql = numbered(sql);
+        if !one_row {
+            return sql;
+        }
+        let text = sql.trim_start();
+        if let Some(rest) = text.strip_prefix("INSERT INTO ") {
+            format!("INSERT OR FAIL INTO {rest}")
+        } else if let Some(rest) = text.strip_prefix("UPDATE ") {
+            format!("UPDATE OR FAIL {rest}")
+        } else {
+            sql
+        }
+    };
     match sql {
         Cow::Borrowed(literal) => {
-            let key = (literal.as_ptr() as usize, literal.len());
+            let key = (literal.as_ptr() as usize, literal.len(), one_row);
             let mut converted = CONVERTED.lock().expect("SQL cache lock");
             Cow::Borrowed(
                 converted
                     .entry(key)
-                    .or_insert_with(|| numbered(literal).leak()),
+                    .or_insert_with(|| convert(literal).leak()),
             )
         }
-        Cow::Owned(built) => Cow::Owned(numbered(&built)),
+        Cow::Owned(built) => Cow::Owned(convert(&built)),
     }
 }
 
@@ -365,14 +395,38 @@ mod tests {
     #[test]
     fn placeholders_become_numbered_and_a_literal_is_converted_once() {
         let literal = "SELECT $1 WHERE a = $2 AND b = $1";
-        let first = sql_for_sqlite(Cow::Borrowed(literal));
-        let again = sql_for_sqlite(Cow::Borrowed(literal));
+        let first = sql_for_sqlite(Cow::Borrowed(literal), false);
+        let again = sql_for_sqlite(Cow::Borrowed(literal), false);
         assert_eq!(first, "SELECT ?1 WHERE a = ?2 AND b = ?1");
         assert!(
             std::ptr::eq(first.as_ref(), again.as_ref()),
             "kept, not made again"
         );
-        let built = sql_for_sqlite(Cow::Owned(format!("DELETE FROM t WHERE id = ${}", 3)));
+        let built = sql_for_sqlite(
+            Cow::Owned(format!("DELETE FROM t WHERE id = ${}", 3)),
+            false,
+        );
         assert_eq!(built, "DELETE FROM t WHERE id = ?3");
+    }
+
+    #[test]
+    fn a_one_row_insert_or_update_fails_rather_than_aborts() {
+        let insert = "\n   INSERT INTO t (a) SELECT $1 WHERE EXISTS (SELECT 1 FROM u)";
+        assert_eq!(
+            sql_for_sqlite(Cow::Borrowed(insert), true),
+            "INSERT OR FAIL INTO t (a) SELECT ?1 WHERE EXISTS (SELECT 1 FROM u)"
+        );
+        assert_eq!(
+            sql_for_sqlite(Cow::Borrowed(insert), false),
+            insert.replace('$', "?")
+        );
+        assert_eq!(
+            sql_for_sqlite(Cow::Borrowed("UPDATE t SET a = $1 WHERE id = $2"), true),
+            "UPDATE OR FAIL t SET a = ?1 WHERE id = ?2"
+        );
+        assert_eq!(
+            sql_for_sqlite(Cow::Borrowed("DELETE FROM t WHERE id = $1"), true),
+            "DELETE FROM t WHERE id = ?1"
+        );
     }
 }

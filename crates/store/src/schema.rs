@@ -8,6 +8,10 @@ use sqlx::{Executor, PgPool};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_routing_indexes.sql")),
+    (
+        3,
+        include_str!("../migrations/0003_message_ids_on_events.sql"),
+    ),
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

@@ -52,18 +52,22 @@ impl Store {
         Ok(())
     }
 
-    /// The first answer to a command, with its fingerprint, if its id was seen.
+    /// The first answer to a command, with its fingerprint, if its id was seen. A message's
+    /// id is kept on its event, any other command's in `commands` (see `commit.rs`).
     pub async fn command(&self, scope: &str, client_id: &str) -> Result<Option<(String, String)>> {
         let row = self
             .fetch_optional(
-                "SELECT fingerprint, response FROM commands WHERE scope = $1 AND client_id = $2",
+                "SELECT fingerprint, response FROM commands WHERE scope = $1 AND client_id = $2
+                 UNION ALL
+                 SELECT fingerprint, response FROM events WHERE client_scope = $1 AND client_id = $2",
                 |q| q.bind(scope.to_string()).bind(client_id.to_string()),
             )
             .await?;
         row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
     }
 
-    /// Forgets command ids and sessions older than `before` (ids are kept at least 24 h).
+    /// Forgets command ids and sessions older than `before` (ids are kept at least 24 h). A
+    /// message's id stays with the message.
     pub async fn prune(&self, commands_before: Timestamp, now: Timestamp) -> Result<()> {
         self.execute("DELETE FROM commands WHERE at < $1", |q| {
             q.bind(commands_before.0)

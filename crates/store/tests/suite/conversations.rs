@@ -482,6 +482,65 @@ pub async fn command_id_is_recorded_once_per_scope(store: Store, _url: String) {
     assert!(matches!(err, StoreError::Conflict), "got {err:?}");
 }
 
+/// A message's id is kept on its event, any other command's in `commands`: the two are one
+/// space of ids per scope. An id taken in either is refused by the other, the refused write
+/// leaves nothing, and pruning forgets old command ids but not a message's.
+pub async fn message_ids_and_other_command_ids_are_one_space(store: Store, _url: String) {
+    let c = start(&store, QueueId::new(), 0, at(1_000)).await;
+    let scope = format!("customer:{}", c.id);
+
+    let mut message = commit_at(at(2_000));
+    message.conversation = Some(conversation_write(
+        &c,
+        vec![customer_message("hi")],
+        at(2_000),
+    ));
+    message.command = Some(command(&scope, "m-1", "fp-m", r#"{"seq":3}"#));
+    store.commit(&mut message).await.expect("a message");
+    let message_answer = Some(("fp-m".to_string(), r#"{"seq":3}"#.to_string()));
+    assert_eq!(store.command(&scope, "m-1").await.unwrap(), message_answer);
+
+    // Another command under the message's id.
+    let mut other = commit_at(at(3_000));
+    other.command = Some(command(&scope, "m-1", "fp-other", "other"));
+    let err = store.commit(&mut other).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "got {err:?}");
+    assert_eq!(store.command(&scope, "m-1").await.unwrap(), message_answer);
+
+    // A message under another command's id: refused whole, the log as it was.
+    let mut no_op = commit_at(at(4_000));
+    no_op.command = Some(command(&scope, "n-1", "fp-n", "done"));
+    store.commit(&mut no_op).await.expect("a no-op");
+    let now = conversation(&store, c.id).await;
+    assert_eq!(now.head_seq, 3);
+    let mut late = commit_at(at(5_000));
+    late.conversation = Some(conversation_write(
+        &now,
+        vec![customer_message("again")],
+        at(5_000),
+    ));
+    late.command = Some(command(&scope, "n-1", "fp-late", r#"{"seq":4}"#));
+    let err = store.commit(&mut late).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "got {err:?}");
+    assert_eq!(store.events_after(c.id, 0, 100).await.unwrap().len(), 3);
+    assert_eq!(conversation(&store, c.id).await.head_seq, 3);
+    assert_eq!(
+        store.command(&scope, "n-1").await.unwrap(),
+        Some(("fp-n".to_string(), "done".to_string()))
+    );
+
+    // The same message with an unused id goes in, at the head it was decided on.
+    late.command = Some(command(&scope, "m-2", "fp-late", r#"{"seq":4}"#));
+    store.commit(&mut late).await.expect("a fresh id");
+    assert_eq!(conversation(&store, c.id).await.head_seq, 4);
+
+    // Pruning forgets the other command's id; the messages keep theirs.
+    store.prune(at(1_000_000), at(1_000_000)).await.unwrap();
+    assert_eq!(store.command(&scope, "n-1").await.unwrap(), None);
+    assert_eq!(store.command(&scope, "m-1").await.unwrap(), message_answer);
+    assert!(store.command(&scope, "m-2").await.unwrap().is_some());
+}
+
 /// A message only extends the log: its commit does not rewrite the conversation's row, yet
 /// every read (also one that bypasses SQLite's snapshot cache) has the log's head, and a
 /// decision made before the message can no longer commit, with events or without.
