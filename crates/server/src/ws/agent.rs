@@ -519,7 +519,7 @@ impl Session {
 
     /// Runs one command; false when the socket should close.
     async fn command(&mut self, socket: &mut Socket, value: serde_json::Value) -> bool {
-        let frame = match parse_frame::<AgentCommandFrame>(value.clone()) {
+        let frame = match parse_frame::<AgentCommandFrame>(&value) {
             Ok(f) => f,
             Err(e) => {
                 let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);

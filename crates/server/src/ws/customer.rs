@@ -322,7 +322,7 @@ async fn command(
     latest: &Conversation,
     value: serde_json::Value,
 ) -> bool {
-    let frame = match parse_frame::<CustomerCommandFrame>(value.clone()) {
+    let frame = match parse_frame::<CustomerCommandFrame>(&value) {
         Ok(f) => f,
         Err(e) => {
             let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);

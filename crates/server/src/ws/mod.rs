@@ -319,9 +319,10 @@ impl Socket {
     }
 }
 
-/// Parses a frame already known by type into its command struct.
-pub fn parse_frame<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, String> {
-    serde_json::from_value(value).map_err(|e| e.to_string())
+/// Parses a frame already known by type into its command struct. From a borrowed value: the
+/// caller keeps the frame (its fingerprint, its id for an error) without a copy of it.
+pub fn parse_frame<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, String> {
+    T::deserialize(value).map_err(|e| e.to_string())
 }
 
 /// The command's id, scoped to its sender, and a fingerprint of what it asks: the hash of the
@@ -366,7 +367,7 @@ pub async fn store_unavailable(socket: &mut Socket) {
 /// not parse is answered and the socket closed.
 pub async fn read_hello<T: DeserializeOwned>(socket: &mut Socket, known: &[&str]) -> Option<T> {
     let hello = wait_hello(socket, known).await?;
-    match parse_frame::<T>(hello) {
+    match parse_frame::<T>(&hello) {
         Ok(frame) => Some(frame),
         Err(e) => {
             socket.send_error(None, "invalid_command", e).await;
