@@ -1,5 +1,6 @@
-//! Raw durable SQLite: what one acknowledged chat message writes in Switchboard — a command
-//! row (idempotency) and an event row; a message leaves its conversation's row as it is — as
+//! Raw durable SQLite: what one acknowledged chat message writes in Switchboard — its event
+//! row, which carries the message's command id (idempotency) under a unique index; a message
+//! leaves its conversation's row as it is and writes no `commands` row — as
 //! one transaction in WAL mode with `synchronous=FULL`, on one connection, back to back, with
 //! prepared statements (rusqlite, as the server's writer). Then the same rows 64 messages to a
 //! transaction: what group commit could reach. The messages go to `CONVERSATIONS` chats with
@@ -25,11 +26,11 @@ pub struct SqliteBaseline {
 }
 
 const SCHEMA: &str = "
-CREATE TABLE commands (scope TEXT NOT NULL, client_id TEXT NOT NULL, fingerprint TEXT NOT NULL,
-    response TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (scope, client_id));
-CREATE INDEX commands_at ON commands (at);
 CREATE TABLE events (conversation_id TEXT NOT NULL, seq BIGINT NOT NULL, at BIGINT NOT NULL,
-    kind TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (conversation_id, seq));
+    kind TEXT NOT NULL, body TEXT NOT NULL, client_scope TEXT, client_id TEXT,
+    fingerprint TEXT, response TEXT, PRIMARY KEY (conversation_id, seq));
+CREATE UNIQUE INDEX events_client_id ON events (client_scope, client_id)
+    WHERE client_id IS NOT NULL;
 ";
 
 /// Chats open at once: about as many as the message-heavy steady runs keep (1,000 agents
@@ -54,16 +55,17 @@ fn write_message(
     } else {
         format!("agent:{:08}", c % 1000)
     };
-    conn.prepare_cached("INSERT INTO commands VALUES (?1, ?2, ?3, ?4, ?5)")?
+    conn.prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3, 'message', ?4, ?5, ?6, ?7, ?8)")?
         .execute(params![
+            cid,
+            seq,
+            n as i64,
+            body,
             scope,
             format!("m{n}"),
             "f".repeat(64),
             format!(r#"{{"type":"ack","id":"m{n}","seq":{seq}}}"#),
-            n as i64
         ])?;
-    conn.prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3, 'message', ?4)")?
-        .execute(params![cid, seq, n as i64, body])?;
     Ok(())
 }
 
