@@ -111,8 +111,8 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
     let log_only = (commit.conversation.as_ref()).is_some_and(ConversationWrite::is_log_only);
     // A message's command id is kept on its event row: a message then writes one row, not
-    // two (the `commands` row cost two B-trees more, and nearly half the WAL's pages).
-    // Any other command's id goes into `commands`.
+    // two (the `commands` row went into three B-trees: the table, its key and its `at`
+    // index; the id on the event, into one). Any other command's id goes into `commands`.
     let (on_event, in_commands) = match &commit.command {
         Some(cmd) if log_only => (Some(cmd), None),
         other => (None, other.as_ref()),
@@ -229,8 +229,8 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
                 )
             };
             // A message's write is its events (the first with its command id): with undo
-            // steps for them the SQLite writer runs it without a savepoint. Other writes update a row,
-            // which has no undo, and keep the savepoint.
+            // steps for them the SQLite writer runs it without a savepoint. Other writes
+            // update a row, which has no undo, and keep the savepoint.
             steps.push(if log_only {
                 step.undone_by(Step::new(
                     "DELETE FROM events WHERE conversation_id = $1 AND seq = $2",
@@ -246,7 +246,8 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
 }
 
 /// Writes the conversation's row: inserts it, or updates it if no event was appended after
-/// the head the decision saw (the row's own `head_seq` may be older: see `ConversationWrite::is_log_only`).
+/// the head the decision saw (the row's own `head_seq` may be older: see
+/// `ConversationWrite::is_log_only`).
 fn snapshot_steps(steps: &mut Vec<Step>, now: Timestamp, c: &ConversationWrite) -> Result<()> {
     let s = &c.state;
     let state = to_json(s)?;
