@@ -5,6 +5,7 @@ use crate::ids::{AgentId, AssetId, ConversationId, QueueId};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Where a conversation is. Exactly one of these at any time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,8 +65,11 @@ pub struct Conversation {
     pub arrived_at: Timestamp,
     /// Its place in the line: routing takes the smallest `front_at` first.
     pub front_at: Timestamp,
-    pub customer: CustomerInfo,
-    pub variables: BTreeMap<String, String>,
+    // The parts below that change rarely are shared between a snapshot and the next (a
+    // message makes a new snapshot for its head: these were most of that copy's
+    // allocations). Serialised as the values they hold.
+    pub customer: Arc<CustomerInfo>,
+    pub variables: Arc<BTreeMap<String, String>>,
     pub proactive: bool,
     pub status: Status,
     /// Agents in the chat, owner first (one more once conference lands). While `Closed`,
@@ -82,7 +86,7 @@ pub struct Conversation {
     /// Every agent who has ever been in the chat (they may read its log).
     pub ever_agents: BTreeSet<AgentId>,
     /// The customer's open connections.
-    pub customer_connections: BTreeSet<String>,
+    pub customer_connections: Arc<BTreeSet<String>>,
     /// Since when the customer has had no connection (None while connected).
     pub customer_away_since: Option<Timestamp>,
     /// The sequence number of the last event in the log.
@@ -116,8 +120,8 @@ impl Conversation {
             priority: 0,
             arrived_at: at,
             front_at: at,
-            customer: customer.clone(),
-            variables: variables.clone(),
+            customer: Arc::new(customer.clone()),
+            variables: Arc::new(variables.clone()),
             proactive: *proactive,
             status: Status::Waiting,
             agents: Vec::new(),
@@ -125,7 +129,7 @@ impl Conversation {
             transferred_by: BTreeSet::new(),
             wrapups: BTreeMap::new(),
             ever_agents: BTreeSet::new(),
-            customer_connections: BTreeSet::new(),
+            customer_connections: Default::default(),
             // A chat starts over REST; until the widget's socket opens the customer is away.
             customer_away_since: Some(at),
             head_seq: 1,
@@ -157,11 +161,15 @@ impl Conversation {
 
     /// Every agent whose load this conversation is part of right now.
     pub fn loaded_agents(&self) -> BTreeSet<AgentId> {
-        let mut all: BTreeSet<AgentId> = self.agents.iter().copied().collect();
-        all.extend(self.wrapups.keys().copied());
-        all.extend(self.offered_to());
-        all.extend(self.invitation.as_ref().map(|i| i.agent_id));
-        all
+        self.each_loaded_agent().collect()
+    }
+
+    /// The same agents, some of them perhaps more than once (no set built).
+    pub fn each_loaded_agent(&self) -> impl Iterator<Item = AgentId> + '_ {
+        (self.agents.iter().copied())
+            .chain(self.wrapups.keys().copied())
+            .chain(self.offered_to())
+            .chain(self.invitation.as_ref().map(|i| i.agent_id))
     }
 
     /// The other agent of a conference.
@@ -207,8 +215,10 @@ impl Conversation {
                 self.queue_id = *queue_id;
                 self.queue_name = queue_name.clone();
                 // The system's own variable follows the chat from queue to queue.
-                self.variables
-                    .insert("system.queue".into(), queue_name.clone());
+                if self.variables.get("system.queue") != Some(queue_name) {
+                    Arc::make_mut(&mut self.variables)
+                        .insert("system.queue".into(), queue_name.clone());
+                }
                 self.priority = *priority;
                 self.front_at = *front_at;
                 self.status = Status::Waiting;
@@ -236,11 +246,11 @@ impl Conversation {
             // Only the log grows (see `changes_snapshot`).
             Message { .. } => {}
             CustomerConnected { connection_id } => {
-                self.customer_connections.insert(connection_id.clone());
+                Arc::make_mut(&mut self.customer_connections).insert(connection_id.clone());
                 self.customer_away_since = None;
             }
             CustomerDisconnected { connection_id } => {
-                self.customer_connections.remove(connection_id);
+                Arc::make_mut(&mut self.customer_connections).remove(connection_id);
                 if self.customer_connections.is_empty() && self.customer_away_since.is_none() {
                     self.customer_away_since = Some(at);
                 }
@@ -297,5 +307,74 @@ impl ConversationEvent {
     /// it changes no agent either, so the engine copies none for it (both property-tested).
     pub fn changes_snapshot(&self) -> bool {
         !matches!(self, ConversationEvent::Message { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Sender;
+
+    fn started() -> Conversation {
+        let customer = CustomerInfo {
+            name: Some("Ada".into()),
+            email: Some("ada@example.com".into()),
+            ..Default::default()
+        };
+        let variables = BTreeMap::from([("system.page_url".into(), "https://x.test/".into())]);
+        let event = ConversationEvent::Started {
+            asset_id: AssetId::new(),
+            asset_name: "Web".into(),
+            customer,
+            variables,
+            proactive: false,
+        };
+        Conversation::started(ConversationId::new(), &event, QueueId::new(), Timestamp(1))
+            .expect("a started event")
+    }
+
+    /// A message's snapshot shares the customer, the variables and the connections with the
+    /// one before it (no copy), changes only what it changes (`make_mut` copies on write),
+    /// and the shared parts are written as the plain values they were before.
+    #[test]
+    fn snapshots_share_what_rarely_changes_and_serialise_as_before() {
+        let mut before = started();
+        before.apply(
+            &ConversationEvent::CustomerConnected {
+                connection_id: "tab-1".into(),
+            },
+            Timestamp(2),
+        );
+        let mut after = before.clone();
+        let message = ConversationEvent::Message {
+            sender: Sender::Customer,
+            text: "hello".into(),
+            template: None,
+        };
+        after.apply(&message, Timestamp(3));
+        assert_eq!(after.head_seq, before.head_seq + 1);
+        assert!(Arc::ptr_eq(&before.customer, &after.customer));
+        assert!(Arc::ptr_eq(&before.variables, &after.variables));
+        assert!(Arc::ptr_eq(
+            &before.customer_connections,
+            &after.customer_connections
+        ));
+
+        // A change to a shared part leaves the earlier snapshot as it was.
+        after.apply(
+            &ConversationEvent::CustomerDisconnected {
+                connection_id: "tab-1".into(),
+            },
+            Timestamp(4),
+        );
+        assert!(after.customer_connections.is_empty());
+        assert_eq!(before.customer_connections.len(), 1);
+
+        let json = serde_json::to_value(&before).unwrap();
+        assert_eq!(json["customer"]["name"], "Ada");
+        assert_eq!(json["variables"]["system.page_url"], "https://x.test/");
+        assert_eq!(json["customer_connections"], serde_json::json!(["tab-1"]));
+        let back: Conversation = serde_json::from_value(json).unwrap();
+        assert_eq!(back, before);
     }
 }

@@ -2167,7 +2167,14 @@ impl Harness {
     fn drain(&mut self) {
         let ids: Vec<ConversationId> = self.w.convs.keys().copied().collect();
         for c in ids {
-            for k in self.w.conv(c).customer_connections.clone() {
+            for k in self
+                .w
+                .conv(c)
+                .customer_connections
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+            {
                 self.step_cmd_disconnect_customer(c, k);
             }
         }

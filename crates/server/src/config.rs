@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 use switchboard_core::config::*;
 use switchboard_core::policy::{Policy, WrapUpChoice};
@@ -28,6 +28,8 @@ pub struct ConfigSnapshot {
     pub templates: HashMap<String, Template>,
     /// Detects customer sensitive data, for the profile's phone region.
     pub masker: Arc<Masker>,
+    /// `base_policy`, made on first use (every command asks for it, some twice).
+    base: OnceLock<Policy>,
 }
 
 impl Default for ConfigSnapshot {
@@ -40,6 +42,7 @@ impl Default for ConfigSnapshot {
             idle_codes: HashMap::new(),
             templates: HashMap::new(),
             masker: Arc::new(Masker::default()),
+            base: OnceLock::new(),
         }
     }
 }
@@ -61,7 +64,7 @@ impl ConfigSnapshot {
 
     /// The rules in force for a conversation: the profile's, its queue's and its asset's.
     pub fn policy_for(&self, queue: QueueId, asset: AssetId) -> Policy {
-        let mut policy = self.base_policy();
+        let mut policy = self.base_policy().clone();
         if let Some(q) = self.queues.get(&queue) {
             policy.offer_timeout = q.offer_timeout();
         }
@@ -72,7 +75,11 @@ impl ConfigSnapshot {
     }
 
     /// The rules that do not depend on a conversation (agent timers).
-    pub fn base_policy(&self) -> Policy {
+    pub fn base_policy(&self) -> &Policy {
+        self.base.get_or_init(|| self.make_base_policy())
+    }
+
+    fn make_base_policy(&self) -> Policy {
         let p = &self.profile;
         let mut policy = Policy {
             customer_grace: Millis::seconds(p.customer_grace_secs as i64),
@@ -171,6 +178,7 @@ impl ConfigCache {
             }
         };
         let snapshot = Arc::new(ConfigSnapshot {
+            base: OnceLock::new(),
             masker,
             profile,
             assets: s

@@ -244,11 +244,11 @@ impl ChatView {
             head_seq: c.head_seq,
             wrap_up_pending: c.wrapups.contains_key(&agent),
             customer_name: customer_label(&c.customer),
-            customer: c.customer.clone(),
+            customer: (*c.customer).clone(),
             queue_name: c.queue_name.clone(),
             arrived_at: c.arrived_at.0,
             proactive: c.proactive,
-            variables: c.variables.clone(),
+            variables: (*c.variables).clone(),
         }
     }
 }

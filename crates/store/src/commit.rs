@@ -92,7 +92,9 @@ impl Store {
         // A fixed lock order (agents by id, then the conversation) keeps two writers on
         // PostgreSQL from deadlocking on each other.
         commit.agents.sort_by_key(|a| a.state.id);
-        let steps = steps(commit)?;
+        // Moved into the statements rather than copied: a commit is written once.
+        let command = commit.command.take();
+        let steps = steps(commit, command)?;
         self.write(steps).await.map_err(DbError::settle)?;
         if let Some(cache) = &self.snapshots {
             if let Some(c) = &commit.conversation {
@@ -106,16 +108,16 @@ impl Store {
     }
 }
 
-/// The statements of one commit.
-fn steps(commit: &Commit) -> Result<Vec<Step>> {
+/// The statements of one commit (`command`: the commit's own, taken out of it).
+fn steps(commit: &Commit, command: Option<CommandRecord>) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
     let log_only = (commit.conversation.as_ref()).is_some_and(ConversationWrite::is_log_only);
     // A message's command id is kept on its event row: a message then writes one row, not
     // two (the `commands` row went into three B-trees: the table, its key and its `at`
     // index; the id on the event, into one). Any other command's id goes into `commands`.
-    let (on_event, in_commands) = match &commit.command {
+    let (mut on_event, in_commands) = match command {
         Some(cmd) if log_only => (Some(cmd), None),
-        other => (None, other.as_ref()),
+        other => (None, other),
     };
     if let Some(cmd) = in_commands {
         // First, so that the transaction takes the write lock at once. An id is taken if
@@ -132,14 +134,14 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
                 Params::default()
                     .bind(&cmd.scope)
                     .bind(&cmd.client_id)
-                    .bind(&cmd.fingerprint)
-                    .bind(&cmd.response)
+                    .bind(cmd.fingerprint)
+                    .bind(cmd.response)
                     .bind(commit.now.0),
             )
             .expect_one()
             .undone_by(Step::new(
                 "DELETE FROM commands WHERE scope = $1 AND client_id = $2",
-                Params::default().bind(&cmd.scope).bind(&cmd.client_id),
+                Params::default().bind(cmd.scope).bind(cmd.client_id),
             )),
         );
     }
@@ -200,7 +202,7 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
                 .bind(to_json(event)?);
             let step = if log_only && i == 0 {
                 // No row update says that the conversation exists: this does.
-                match on_event {
+                match on_event.take() {
                     None => Step::new(
                         "INSERT INTO events (conversation_id, seq, at, kind, body)
                          SELECT $1, $2, $3, $4, $5
@@ -215,10 +217,10 @@ fn steps(commit: &Commit) -> Result<Vec<Step>> {
                          WHERE EXISTS (SELECT 1 FROM conversations WHERE id = $1)
                            AND NOT EXISTS (SELECT 1 FROM commands WHERE scope = $6 AND client_id = $7)",
                         params
-                            .bind(&cmd.scope)
-                            .bind(&cmd.client_id)
-                            .bind(&cmd.fingerprint)
-                            .bind(&cmd.response),
+                            .bind(cmd.scope)
+                            .bind(cmd.client_id)
+                            .bind(cmd.fingerprint)
+                            .bind(cmd.response),
                     ),
                 }
                 .expect_one()

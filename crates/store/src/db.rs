@@ -72,8 +72,16 @@ impl From<Option<String>> for Value {
 }
 
 /// The parameters of one statement, bound in order (`$1`, `$2`, …).
-#[derive(Default, Debug)]
+#[derive(Debug)]
 pub(crate) struct Params(pub(crate) Vec<Value>);
+
+impl Default for Params {
+    /// Room for the longest statement's parameters (13), so binding never grows the vector:
+    /// growing from empty took three allocations for a message's event, one here.
+    fn default() -> Self {
+        Params(Vec::with_capacity(16))
+    }
+}
 
 impl Params {
     pub(crate) fn bind(mut self, v: impl Into<Value>) -> Self {

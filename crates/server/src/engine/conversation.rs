@@ -114,7 +114,7 @@ impl Engine {
             &versions,
             decision,
             now,
-            &config.base_policy(),
+            config.base_policy(),
         );
         let seq = Some(after.head_seq);
         let deadline = next_deadline(&after, &policy);
@@ -202,9 +202,12 @@ impl Engine {
         after: &Arc<Conversation>,
         events: Vec<(u64, Timestamp, ConversationEvent)>,
     ) {
-        let mut agents = before.loaded_agents();
-        agents.extend(after.loaded_agents());
-        let agents: Vec<AgentId> = agents.into_iter().collect();
+        // One vector, not two sets merged (this runs for every message).
+        let mut agents: Vec<AgentId> = (before.each_loaded_agent())
+            .chain(after.each_loaded_agent())
+            .collect();
+        agents.sort_unstable();
+        agents.dedup();
         let line_changed = before.is_queued() != after.is_queued()
             || events
                 .iter()

@@ -336,7 +336,7 @@ impl Engine {
             }
             let mut state = row.state.clone();
             state.name = name.to_string();
-            let policy = self.config.get().await?.base_policy();
+            let policy = self.config.get().await?.base_policy().clone();
             let mut commit = Commit {
                 now: self.now(),
                 conversation: None,

@@ -152,7 +152,7 @@ impl Engine {
         let Some(row) = self.store.agent(aid).await? else {
             return Ok(());
         };
-        let policy = self.config.get().await?.base_policy();
+        let policy = self.config.get().await?.base_policy().clone();
         let now = self.now();
         let due = agent_due(&row.state, now, &policy);
         if let Some(cid) = due.withdraw_offer {

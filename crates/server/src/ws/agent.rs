@@ -390,7 +390,7 @@ impl Session {
             kind: kind.to_string(),
             conversation_id: cid,
             customer_name: customer_label(&c.customer),
-            customer: c.customer.clone(),
+            customer: (*c.customer).clone(),
             queue_id: c.queue_id,
             queue_name: c.queue_name.clone(),
             agent_name: self.account.name.clone(),
@@ -398,7 +398,7 @@ impl Session {
             arrived_at: c.arrived_at.0,
             deadline: deadline.0,
             proactive: c.proactive,
-            variables: c.variables.clone(),
+            variables: (*c.variables).clone(),
             messages,
         };
         Some(match self.engine.config.current().agent_masker() {
@@ -926,7 +926,7 @@ impl Session {
                 "conversation_not_found",
                 "there is no such conversation".to_string(),
             ))?;
-        let mut values = c.variables.clone();
+        let mut values = (*c.variables).clone();
         values.insert("customer_name".into(), customer_label(&c.customer));
         values.insert("agent_name".into(), self.account.name.clone());
         values.insert("queue_name".into(), c.queue_name.clone());
