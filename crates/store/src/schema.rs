@@ -12,6 +12,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/0003_message_ids_on_events.sql"),
     ),
+    (
+        4,
+        include_str!("../migrations/0004_covering_free_agents.sql"),
+    ),
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
