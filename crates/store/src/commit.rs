@@ -84,6 +84,7 @@ fn presence_name(p: &Presence) -> &'static str {
 impl Store {
     /// Writes the commit in one transaction, or nothing. `Conflict` if any snapshot changed
     /// since it was read, or the command id was taken meanwhile (the caller then looks it up).
+    /// The command record is taken out of `commit` (a commit is written once).
     ///
     /// On SQLite, commits are grouped: the writer takes every write waiting, runs each under
     /// its own savepoint (a commit that loses a race is undone alone) and makes them durable
@@ -92,7 +93,7 @@ impl Store {
         // A fixed lock order (agents by id, then the conversation) keeps two writers on
         // PostgreSQL from deadlocking on each other.
         commit.agents.sort_by_key(|a| a.state.id);
-        // Moved into the statements rather than copied: a commit is written once.
+        // Moved into the statements' parameters rather than copied.
         let command = commit.command.take();
         let steps = steps(commit, command)?;
         self.write(steps).await.map_err(DbError::settle)?;
