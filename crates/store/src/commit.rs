@@ -100,6 +100,9 @@ impl Store {
         if let Some(cache) = &self.snapshots {
             if let Some(c) = &commit.conversation {
                 cache.keep_shared_conversation(c.state.clone());
+                if let (None, Some(token)) = (c.expected_head, &c.token_hash) {
+                    cache.keep_token(token, c.state.id);
+                }
             }
             for a in &commit.agents {
                 cache.keep_agent(a.expected_version + 1, &a.state);

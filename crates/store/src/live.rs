@@ -84,12 +84,20 @@ impl Store {
 
     /// The conversation a customer's token (hashed) opens.
     pub async fn conversation_by_token(&self, token_hash: &str) -> Result<Option<ConversationId>> {
+        let cache = self.snapshots.as_ref();
+        if let Some(found) = cache.and_then(|c| c.conversation_of_token(token_hash)) {
+            return Ok(Some(found));
+        }
         let row = self
             .fetch_optional("SELECT id FROM conversations WHERE token_hash = $1", |q| {
                 q.bind(token_hash.to_string())
             })
             .await?;
-        row.map(|r| id(r.try_get::<String>(0)?)).transpose()
+        let found = row.map(|r| id(r.try_get::<String>(0)?)).transpose()?;
+        if let (Some(cache), Some(found)) = (cache, found) {
+            cache.keep_token(token_hash, found);
+        }
+        Ok(found)
     }
 
     /// Events of a conversation with `seq > after`, in order, at most `limit`.

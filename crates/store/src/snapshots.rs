@@ -22,6 +22,10 @@ const CAPACITY: usize = 50_000;
 pub(crate) struct Snapshots {
     conversations: Mutex<HashMap<ConversationId, Arc<Conversation>>>,
     agents: Mutex<HashMap<AgentId, (i64, Arc<Agent>)>>,
+    /// The conversation each customer token (hashed) opens: the widget's socket asks as soon
+    /// as its chat has started, and again on every reconnect. A token's conversation never
+    /// changes and no conversation is deleted, so an entry is never stale.
+    tokens: Mutex<HashMap<String, ConversationId>>,
 }
 
 impl Snapshots {
@@ -48,6 +52,19 @@ impl Snapshots {
         }
         map.insert(c.id, c.clone());
         c
+    }
+
+    pub(crate) fn conversation_of_token(&self, token_hash: &str) -> Option<ConversationId> {
+        let map = self.tokens.lock().expect("cache lock");
+        map.get(token_hash).copied()
+    }
+
+    pub(crate) fn keep_token(&self, token_hash: &str, id: ConversationId) {
+        let mut map = self.tokens.lock().expect("cache lock");
+        if map.len() >= CAPACITY && !map.contains_key(token_hash) {
+            map.clear();
+        }
+        map.insert(token_hash.to_string(), id);
     }
 
     pub(crate) fn agent(&self, id: AgentId) -> Option<AgentRow> {

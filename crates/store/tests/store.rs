@@ -65,6 +65,7 @@ store_suite!(
     agent_snapshot_and_log_round_trip,
     command_id_is_recorded_once_per_scope,
     message_ids_and_other_command_ids_are_one_space,
+    a_token_opens_its_conversation_once_committed,
     next_waiting_order_across_an_agents_queues,
     candidate_agents_filters_and_order,
     position_in_line_and_queued_in,

@@ -590,3 +590,40 @@ pub async fn messages_extend_the_log_and_reads_follow_its_head(store: Store, url
     assert_eq!(conversation(&other, c.id).await, ended);
     other.close().await;
 }
+
+/// A customer's token opens its conversation once the conversation is committed, from this
+/// handle (which remembers it on SQLite) and from another on the same database; a start
+/// that did not commit leaves its token opening nothing.
+pub async fn a_token_opens_its_conversation_once_committed(store: Store, url: String) {
+    let queue = QueueId::new();
+    let write = start_write(queue, 0, at(1_000));
+    let id = write.state.id;
+    let token = write.token_hash.clone().unwrap();
+    let mut commit = commit_at(at(1_000));
+    commit.conversation = Some(write);
+    commit.command = Some(command("customer:x", "start-1", "fp", "ok"));
+    store.commit(&mut commit).await.expect("a new conversation");
+    assert_eq!(store.conversation_by_token(&token).await.unwrap(), Some(id));
+    assert_eq!(store.conversation_by_token(&token).await.unwrap(), Some(id));
+
+    // A second start under the same command id loses: nothing of it is written or kept.
+    let lost = start_write(queue, 0, at(2_000));
+    let lost_token = lost.token_hash.clone().unwrap();
+    let mut commit = commit_at(at(2_000));
+    commit.conversation = Some(lost);
+    commit.command = Some(command("customer:x", "start-1", "fp", "ok"));
+    let err = store.commit(&mut commit).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "got {err:?}");
+    assert_eq!(
+        store.conversation_by_token(&lost_token).await.unwrap(),
+        None
+    );
+
+    let other = Store::open(&url).await.expect("a second handle");
+    assert_eq!(other.conversation_by_token(&token).await.unwrap(), Some(id));
+    assert_eq!(
+        other.conversation_by_token(&lost_token).await.unwrap(),
+        None
+    );
+    other.close().await;
+}
