@@ -1,4 +1,5 @@
-//! The last committed snapshot of each conversation and agent, kept in memory on SQLite.
+//! The last committed snapshot of each conversation and agent, kept in memory on SQLite, and
+//! the conversation each customer token opens.
 //!
 //! Every message is decided on its conversation's snapshot (and an agent's message on the
 //! agent's too); reading and parsing them from the database for each one was the largest
