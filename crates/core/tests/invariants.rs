@@ -2167,14 +2167,7 @@ impl Harness {
     fn drain(&mut self) {
         let ids: Vec<ConversationId> = self.w.convs.keys().copied().collect();
         for c in ids {
-            for k in self
-                .w
-                .conv(c)
-                .customer_connections
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-            {
+            for k in (*self.w.conv(c).customer_connections).clone() {
                 self.step_cmd_disconnect_customer(c, k);
             }
         }

@@ -356,7 +356,7 @@ impl Store {
 }
 
 /// `$n` placeholders become `?n`: SQLite's numbered parameters.
-fn numbered(sql: &str) -> String {
+pub(crate) fn numbered(sql: &str) -> String {
     sql.replace('$', "?")
 }
 

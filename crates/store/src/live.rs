@@ -422,7 +422,10 @@ mod tests {
     fn candidate_agents_reads_only_the_free_agents_index() {
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         crate::schema::migrate_sqlite(&mut conn).unwrap();
-        let sql = format!("EXPLAIN QUERY PLAN {}", CANDIDATE_AGENTS.replace('$', "?"));
+        let sql = format!(
+            "EXPLAIN QUERY PLAN {}",
+            crate::db::numbered(CANDIDATE_AGENTS)
+        );
         let mut stmt = conn.prepare(&sql).unwrap();
         let plan: Vec<String> = stmt
             .query_map(("q", 8), |r| r.get::<_, String>(3))

@@ -48,9 +48,7 @@ impl Snapshots {
                 return old.clone();
             }
         }
-        if map.len() >= CAPACITY && !map.contains_key(&c.id) {
-            map.clear();
-        }
+        make_room(&mut map, &c.id);
         map.insert(c.id, c.clone());
         c
     }
@@ -62,9 +60,7 @@ impl Snapshots {
 
     pub(crate) fn keep_token(&self, token_hash: &str, id: ConversationId) {
         let mut map = self.tokens.lock().expect("cache lock");
-        if map.len() >= CAPACITY && !map.contains_key(token_hash) {
-            map.clear();
-        }
+        make_room(&mut map, token_hash);
         map.insert(token_hash.to_string(), id);
     }
 
@@ -81,9 +77,19 @@ impl Snapshots {
         if map.get(&a.id).is_some_and(|(old, _)| *old > version) {
             return;
         }
-        if map.len() >= CAPACITY && !map.contains_key(&a.id) {
-            map.clear();
-        }
+        make_room(&mut map, &a.id);
         map.insert(a.id, (version, Arc::new(a.clone())));
+    }
+}
+
+/// Before `key` goes in: a full cache starts again empty (reads then refill it with what is
+/// live), unless `key` only replaces an entry.
+fn make_room<K, V, Q>(map: &mut HashMap<K, V>, key: &Q)
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: std::hash::Hash + Eq + ?Sized,
+{
+    if map.len() >= CAPACITY && !map.contains_key(key) {
+        map.clear();
     }
 }
