@@ -556,3 +556,55 @@ async fn an_asset_just_moved_to_another_queue_is_not_offered_from_its_old_one() 
     assert!(row.state.offer.is_none(), "{:?}", row.state.offer);
     p.stop().await;
 }
+
+/// A node that stops cannot write its sockets' leaving (it refuses commands while it stops,
+/// as a crashed node writes nothing): the rows written with their connects name them, and
+/// once its heartbeat is stale the other node disconnects the agent and the customer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopped_nodes_sockets_are_disconnected_by_the_other_node() {
+    let Some(mut p) = pair().await else { return };
+    let ana = p.a.agent("ana@demo.switchboard.test").await;
+    let ana_id: AgentId = ana.id.parse().unwrap();
+    let (cid, token) = p.a.start_chat(json!({})).await;
+    let cid: ConversationId = cid.parse().unwrap();
+    let _widget = p.a.customer(&token, 0).await;
+    let store = p.b.engine.store.clone();
+    let connections = |c: switchboard_core::Conversation| c.customer_connections.len();
+    assert!(store
+        .agent(ana_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .state
+        .is_connected());
+    assert_eq!(
+        connections(store.conversation(cid).await.unwrap().unwrap()),
+        1
+    );
+
+    p.a.stop().await;
+    assert!(store
+        .agent(ana_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .state
+        .is_connected());
+    assert_eq!(
+        connections(store.conversation(cid).await.unwrap().unwrap()),
+        1
+    );
+
+    // Node A's last heartbeat is now older than the stale mark on node B's clock.
+    p.b.advance(20);
+    p.b.wait_agent_disconnected(&ana.id).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while connections(store.conversation(cid).await.unwrap().unwrap()) > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node B never disconnected the customer"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    p.stop().await;
+}

@@ -4,7 +4,10 @@
 use crate::db::{DbError, Params, Step};
 use crate::{Result, Store, StoreError};
 use std::sync::Arc;
-use switchboard_core::{Agent, AgentEvent, Conversation, ConversationEvent, Presence, Timestamp};
+use switchboard_core::{
+    Agent, AgentEvent, AgentId, Conversation, ConversationEvent, ConversationId, Presence,
+    Timestamp,
+};
 
 /// New events of one conversation and its snapshot after them.
 pub struct ConversationWrite {
@@ -52,12 +55,30 @@ pub struct CommandRecord {
     pub response: String,
 }
 
+/// A socket's row in `connections` (which node holds it, for whom), written by the commit of
+/// the event that says it connected or left: the row and the event are then never one
+/// without the other (a node that dies between two writes left either a row nobody's event
+/// named or an event no sweep would undo), and a connect or a disconnect is one write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnectionChange {
+    Opened {
+        id: String,
+        node: String,
+        agent: Option<AgentId>,
+        conversation: Option<ConversationId>,
+    },
+    Closed {
+        id: String,
+    },
+}
+
 /// Everything one decision writes, atomically.
 pub struct Commit {
     pub now: Timestamp,
     pub conversation: Option<ConversationWrite>,
     pub agents: Vec<AgentWrite>,
     pub command: Option<CommandRecord>,
+    pub connection: Option<ConnectionChange>,
 }
 
 impl Commit {
@@ -68,6 +89,7 @@ impl Commit {
             conversation: None,
             agents: Vec::new(),
             command: None,
+            connection: None,
         }
     }
 }
@@ -247,8 +269,36 @@ fn steps(commit: &Commit, command: Option<CommandRecord>) -> Result<Vec<Step>> {
             });
         }
     }
-    // Each statement of a commit inserts or updates one row, by its key.
+    if let Some(change) = &commit.connection {
+        steps.push(connection_step(change, commit.now));
+    }
+    // Each statement of a commit inserts, updates or deletes one row, by its key.
     Ok(steps.into_iter().map(Step::one_row).collect())
+}
+
+fn connection_step(change: &ConnectionChange, now: Timestamp) -> Step {
+    match change {
+        ConnectionChange::Opened {
+            id,
+            node,
+            agent,
+            conversation,
+        } => Step::new(
+            "INSERT INTO connections (id, node_id, agent_id, conversation_id, opened_at)
+             VALUES ($1, $2, $3, $4, $5)",
+            Params::default()
+                .bind(id)
+                .bind(node)
+                .bind(agent.map(|a| a.to_string()))
+                .bind(conversation.map(|c| c.to_string()))
+                .bind(now.0),
+        ),
+        // Gone already (a node's sweep, or a repeat) is fine: the socket is closed either way.
+        ConnectionChange::Closed { id } => Step::new(
+            "DELETE FROM connections WHERE id = $1",
+            Params::default().bind(id),
+        ),
+    }
 }
 
 /// Writes the conversation's row: inserts it, or updates it if no event was appended after

@@ -22,7 +22,7 @@ mod sqlite_checkpoint;
 mod sqlite_vfs;
 
 pub use catalog::CatalogKind;
-pub use commit::{AgentWrite, CommandRecord, Commit, ConversationWrite};
+pub use commit::{AgentWrite, CommandRecord, Commit, ConnectionChange, ConversationWrite};
 pub use db::{Backend, Store};
 pub use live::{AgentRow, StoredEvent};
 

@@ -91,28 +91,8 @@ impl Store {
         Ok(())
     }
 
-    pub async fn add_connection(
-        &self,
-        connection: &str,
-        node: &str,
-        agent: Option<AgentId>,
-        conversation: Option<String>,
-        now: Timestamp,
-    ) -> Result<()> {
-        self.execute(
-            "INSERT INTO connections (id, node_id, agent_id, conversation_id, opened_at) VALUES ($1, $2, $3, $4, $5)",
-            |q| {
-                q.bind(connection.to_string())
-                    .bind(node.to_string())
-                    .bind(agent.map(|a| a.to_string()))
-                    .bind(conversation)
-                    .bind(now.0)
-            },
-        )
-        .await?;
-        Ok(())
-    }
-
+    /// Removes a connection's row (a dead node's, swept). A socket's own row is written and
+    /// removed by the commit of its event ([`crate::ConnectionChange`]).
     pub async fn remove_connection(&self, connection: &str) -> Result<()> {
         self.execute("DELETE FROM connections WHERE id = $1", |q| {
             q.bind(connection.to_string())

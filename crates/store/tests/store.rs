@@ -72,6 +72,7 @@ store_suite!(
     due_conversations_due_agents_next_deadline,
     prune_forgets_old_commands_and_expired_sessions,
     heartbeat_and_orphaned_connections,
+    a_connection_row_is_written_with_its_event,
     concurrent_commits_on_one_agent_version_have_one_winner,
     concurrent_commits_on_one_conversation_head_have_one_winner,
     concurrent_commits_with_one_command_id_have_one_winner,

@@ -100,8 +100,9 @@ impl Engine {
             }
             Err(e) => return Err(e.into()),
         };
+        let connection = self.customer_connection(cid, command);
         if decision.is_empty() {
-            return self.record_no_op(client, now).await;
+            return self.record_no_op(client, now, connection).await;
         }
 
         let Folded {
@@ -130,6 +131,7 @@ impl Engine {
             }),
             agents: agent_writes,
             command: client.map(|c| record(c, ack_json(&c.id, seq))),
+            connection,
         };
         self.commit(&mut commit).await?;
 
@@ -188,6 +190,7 @@ impl Engine {
             }),
             agents: vec![],
             command: None,
+            connection: None,
         };
         self.commit(&mut commit).await?;
         Ok(())

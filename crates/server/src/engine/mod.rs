@@ -3,6 +3,7 @@
 //! that a decision depends on: two engines sharing one database stay correct, because every
 //! commit is conditional on the versions the decision was made from.
 
+mod connections;
 mod conversation;
 mod line;
 mod routing;
@@ -20,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use switchboard_core::decide::{agent_next_deadline, decide_agent, AgentCommand};
 use switchboard_core::*;
-use switchboard_store::{AgentWrite, CommandRecord, Commit, Store, StoreError};
+use switchboard_store::{AgentWrite, CommandRecord, Commit, ConnectionChange, Store, StoreError};
 use thiserror::Error;
 use tokio::sync::Notify;
 
@@ -207,18 +208,23 @@ impl Engine {
     }
 
     /// A command that changed nothing is still recorded under its id, so that a repeat gets
-    /// this answer (not a second evaluation on a state that may have changed since).
+    /// this answer (not a second evaluation on a state that may have changed since). A
+    /// socket's leaving that changed nothing (its connection was no longer in the snapshot)
+    /// still removes its row; a connect that changed nothing was written already.
     pub(crate) async fn record_no_op(
         &self,
         client: Option<&ClientId>,
         now: Timestamp,
+        connection: Option<ConnectionChange>,
     ) -> Result<Outcome, EngineError> {
-        if let Some(c) = client {
+        let connection = connection.filter(|c| matches!(c, ConnectionChange::Closed { .. }));
+        if client.is_some() || connection.is_some() {
             let mut commit = Commit {
                 now,
                 conversation: None,
                 agents: vec![],
-                command: Some(record(c, ack_json(&c.id, None))),
+                command: client.map(|c| record(c, ack_json(&c.id, None))),
+                connection,
             };
             self.commit(&mut commit).await?;
         }
@@ -275,8 +281,9 @@ impl Engine {
             let policy = config.base_policy();
             let now = self.now();
             let events = decide_agent(&row.state, &command, now, &policy)?;
+            let connection = self.agent_connection(agent, &command);
             if events.is_empty() {
-                match self.record_no_op(client, now).await {
+                match self.record_no_op(client, now, connection).await {
                     Err(EngineError::Store(StoreError::Conflict)) => {
                         backoff(attempt).await;
                         continue;
@@ -301,6 +308,7 @@ impl Engine {
                     events: numbered,
                 }],
                 command: client.zip(response).map(|(c, r)| record(c, r)),
+                connection,
             };
             match self.commit(&mut commit).await {
                 Ok(()) => {
@@ -347,6 +355,7 @@ impl Engine {
                     events: vec![],
                 }],
                 command: None,
+                connection: None,
             };
             match self.commit(&mut commit).await {
                 Ok(()) => {

@@ -270,6 +270,7 @@ impl Engine {
                 }),
                 agents,
                 command: None,
+                connection: None,
             };
             match self.commit(&mut commit).await {
                 Ok(()) => {}

@@ -211,6 +211,7 @@ impl Engine {
                     deadline,
                 }],
                 command: None,
+                connection: None,
             };
             let _ = self.commit(&mut commit).await;
         }

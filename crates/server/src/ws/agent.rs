@@ -144,13 +144,8 @@ impl Session {
             let disconnect = AgentCommand::Disconnect {
                 connection_id: self.connection_id.clone(),
             };
-            if engine
-                .agent_command(self.me(), None, disconnect)
-                .await
-                .is_ok()
-            {
-                let _ = engine.store.remove_connection(&self.connection_id).await;
-            }
+            // The connection's row goes with the event.
+            let _ = engine.agent_command(self.me(), None, disconnect).await;
         }
     }
 
@@ -158,16 +153,7 @@ impl Session {
     async fn open(&mut self, socket: &mut Socket, resume: BTreeMap<ConversationId, u64>) -> bool {
         let engine = self.engine.clone();
         let me = self.me();
-        let now = engine.now();
-        if engine
-            .store
-            .add_connection(&self.connection_id, &engine.node_id, Some(me), None, now)
-            .await
-            .is_err()
-        {
-            socket.send_error(None, "store_unavailable", "retry").await;
-            return false;
-        }
+        // The connection's row (which node holds it) is written with its event.
         let connect = AgentCommand::Connect {
             connection_id: self.connection_id.clone(),
         };

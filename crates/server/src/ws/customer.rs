@@ -93,22 +93,8 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
     let connection_id = uuid::Uuid::now_v7().to_string();
     let (mailbox, mut rx) = engine.hub.mailbox();
     engine.hub.subscribe(Topic::Customer(cid), &mailbox);
-    let now = engine.now();
     // Work that runs once is boxed, so that the future of an idle connection stays small.
-    let registered = Box::pin(engine.store.add_connection(
-        &connection_id,
-        &engine.node_id,
-        None,
-        Some(cid.to_string()),
-        now,
-    ))
-    .await
-    .is_ok();
-    if !registered {
-        socket.send_error(None, "store_unavailable", "retry").await;
-        engine.hub.remove(&mailbox, &[Topic::Customer(cid)]);
-        return;
-    }
+    // The connection's row (which node holds it) is written with its event.
     let connected = Box::pin(engine.conversation_command(
         cid,
         None,
@@ -118,6 +104,9 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
         },
     ))
     .await;
+    // A finished chat still opens (the widget shows its transcript); only the store failing
+    // (not a refusal) stops the socket.
+    let registered = !matches!(connected, Err(EngineError::Store(_)));
     let conversation = match Box::pin(engine.store.conversation_shared(cid)).await {
         Ok(Some(c)) if registered => c,
         _ => {
@@ -126,8 +115,6 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
             return;
         }
     };
-    // A finished chat still opens (the widget shows its transcript), but is not "connected".
-    let _ = connected;
     let mut line = Line {
         following: None,
         last_sent: None,
@@ -256,20 +243,16 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
     topics.extend(line.following.map(Topic::Line));
     engine.hub.remove(&mailbox, &topics);
     // While the node stops, commands are refused: the connection's row stays, and once this
-    // node's heartbeat is stale another node (or this one restarted) disconnects it.
+    // node's heartbeat is stale another node (or this one restarted) disconnects it. The
+    // row goes with the event.
     if engine.is_accepting() {
-        let disconnected = Box::pin(engine.conversation_command(
+        let _ = Box::pin(engine.conversation_command(
             cid,
             None,
             None,
-            ConversationCommand::CustomerDisconnected {
-                connection_id: connection_id.clone(),
-            },
+            ConversationCommand::CustomerDisconnected { connection_id },
         ))
         .await;
-        if disconnected.is_ok() {
-            let _ = Box::pin(engine.store.remove_connection(&connection_id)).await;
-        }
     }
 }
 

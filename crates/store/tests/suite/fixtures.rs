@@ -29,6 +29,7 @@ pub fn commit_at(now: Timestamp) -> Commit {
         conversation: None,
         agents: Vec::new(),
         command: None,
+        connection: None,
     }
 }
 

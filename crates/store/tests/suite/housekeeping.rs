@@ -2,8 +2,8 @@
 //! nodes' heartbeats and their connections.
 
 use switchboard_core::decide::{self, AgentCommand, ConversationCommand};
-use switchboard_core::{AgentId, QueueId, Timestamp};
-use switchboard_store::Store;
+use switchboard_core::{AgentId, ConversationId, QueueId, Timestamp};
+use switchboard_store::{ConnectionChange, Store, StoreError};
 
 use super::fixtures::*;
 
@@ -250,25 +250,53 @@ pub async fn prune_forgets_old_commands_and_expired_sessions(store: Store, _url:
     assert_eq!(store.session_agent("s-live", at(0)).await.unwrap(), None);
 }
 
+/// Commits a connection's row alone (the engine writes it with its event).
+async fn change_connection(store: &Store, change: ConnectionChange, now: Timestamp) {
+    let mut commit = commit_at(now);
+    commit.connection = Some(change);
+    store.commit(&mut commit).await.unwrap();
+}
+
+fn opened(
+    id: &str,
+    node: &str,
+    agent: Option<AgentId>,
+    chat: Option<ConversationId>,
+) -> ConnectionChange {
+    ConnectionChange::Opened {
+        id: id.to_string(),
+        node: node.to_string(),
+        agent,
+        conversation: chat,
+    }
+}
+
 pub async fn heartbeat_and_orphaned_connections(store: Store, _url: String) {
     let ann = AgentId::new();
-    let chat = uuid::Uuid::new_v4().to_string();
+    let chat_id = ConversationId::new();
+    let chat = chat_id.to_string();
     store.heartbeat("node-a", at(1_000)).await.unwrap();
     store.heartbeat("node-b", at(1_000)).await.unwrap();
-    store
-        .add_connection("conn-1", "node-a", Some(ann), None, at(1_000))
-        .await
-        .unwrap();
-    store
-        .add_connection("conn-2", "node-b", None, Some(chat.clone()), at(1_000))
-        .await
-        .unwrap();
+    change_connection(
+        &store,
+        opened("conn-1", "node-a", Some(ann), None),
+        at(1_000),
+    )
+    .await;
+    change_connection(
+        &store,
+        opened("conn-2", "node-b", None, Some(chat_id)),
+        at(1_000),
+    )
+    .await;
     // A node that never beat (crashed before its first heartbeat): its connections count as
     // orphaned only once they are older than the stale mark (it may just be starting).
-    store
-        .add_connection("conn-3", "node-c", Some(ann), None, at(1_000))
-        .await
-        .unwrap();
+    change_connection(
+        &store,
+        opened("conn-3", "node-c", Some(ann), None),
+        at(1_000),
+    )
+    .await;
     assert!(store
         .orphaned_connections("node-x", at(1_000))
         .await
@@ -290,8 +318,13 @@ pub async fn heartbeat_and_orphaned_connections(store: Store, _url: String) {
             ("conn-3".to_string(), Some(ann.to_string()), None),
         ]
     );
-    // Closing a connection takes it off the list; B's heartbeat brings it back to life.
+    // Closing a connection takes it off the list (the sweep's removal, then a socket's
+    // leaving that finds it gone already); B's heartbeat brings it back to life.
     store.remove_connection("conn-3").await.unwrap();
+    let closed = ConnectionChange::Closed {
+        id: "conn-3".to_string(),
+    };
+    change_connection(&store, closed, at(5_000)).await;
     store.heartbeat("node-b", at(6_000)).await.unwrap();
     assert!(store
         .orphaned_connections("node-x", at(3_000))
@@ -320,4 +353,63 @@ pub async fn heartbeat_and_orphaned_connections(store: Store, _url: String) {
             .unwrap(),
     );
     assert_eq!(orphans, vec![("conn-2".to_string(), None, Some(chat))]);
+}
+
+/// A connection's row is written by the commit of the event that says it connected, and
+/// only if that commit is: one that loses its race leaves no row for a sweep to find, and
+/// the commit of its leaving removes it with the event.
+pub async fn a_connection_row_is_written_with_its_event(store: Store, _url: String) {
+    let ann = new_account(&store, "Ann", 3, at(0)).await;
+    store.heartbeat("node-a", at(1_000)).await.unwrap();
+    let connect = AgentCommand::Connect {
+        connection_id: "desk-1".into(),
+    };
+    let row = agent_row(&store, ann).await;
+
+    // Decided on a version that another commit moved on from: nothing is written.
+    agent_do(&store, ann, AgentCommand::SignIn, at(1_000)).await;
+    let mut lost = commit_at(at(1_000));
+    lost.agents.push(agent_decision(&row, &connect, at(1_000)));
+    lost.connection = Some(opened("desk-1", "node-a", Some(ann), None));
+    assert!(matches!(
+        store.commit(&mut lost).await,
+        Err(StoreError::Conflict)
+    ));
+    let stale = at(60_000);
+    assert!(store
+        .orphaned_connections("node-x", stale)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Decided again on the stored version: the event and the row together.
+    let row = agent_row(&store, ann).await;
+    let mut won = commit_at(at(1_000));
+    won.agents.push(agent_decision(&row, &connect, at(1_000)));
+    won.connection = Some(opened("desk-1", "node-a", Some(ann), None));
+    store.commit(&mut won).await.unwrap();
+    assert!(agent_row(&store, ann).await.state.is_connected());
+    assert_eq!(
+        store.orphaned_connections("node-x", stale).await.unwrap(),
+        vec![("desk-1".to_string(), Some(ann.to_string()), None)]
+    );
+
+    // Leaving: the event and the row's removal together.
+    let row = agent_row(&store, ann).await;
+    let mut left = commit_at(at(2_000));
+    let disconnect = AgentCommand::Disconnect {
+        connection_id: "desk-1".into(),
+    };
+    left.agents
+        .push(agent_decision(&row, &disconnect, at(2_000)));
+    left.connection = Some(ConnectionChange::Closed {
+        id: "desk-1".to_string(),
+    });
+    store.commit(&mut left).await.unwrap();
+    assert!(!agent_row(&store, ann).await.state.is_connected());
+    assert!(store
+        .orphaned_connections("node-x", stale)
+        .await
+        .unwrap()
+        .is_empty());
 }
