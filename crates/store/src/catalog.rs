@@ -56,7 +56,7 @@ impl Store {
         id: &str,
     ) -> Result<Option<T>> {
         let row = self
-            .fetch_optional(
+            .fetch_few_optional(
                 "SELECT body FROM catalog WHERE kind = $1 AND id = $2 AND deleted_at IS NULL",
                 |q| q.bind(kind.as_str()).bind(id.to_string()),
             )
@@ -71,7 +71,7 @@ impl Store {
         name: &str,
     ) -> Result<Option<T>> {
         let row = self
-            .fetch_optional(
+            .fetch_few_optional(
                 "SELECT body FROM catalog WHERE kind = $1 AND name = $2 AND deleted_at IS NULL",
                 |q| q.bind(kind.as_str()).bind(name.to_string()),
             )
@@ -147,7 +147,7 @@ impl Store {
     /// The queues an agent serves.
     pub async fn queues_of_agent(&self, agent: AgentId) -> Result<Vec<QueueId>> {
         let rows = self
-            .fetch_all(
+            .fetch_few(
                 "SELECT queue_id FROM queue_agents WHERE agent_id = $1",
                 |q| q.bind(agent.to_string()),
             )
@@ -159,7 +159,7 @@ impl Store {
 
     pub async fn desktop_profile(&self) -> Result<DesktopProfile> {
         let row = self
-            .fetch_optional(
+            .fetch_few_optional(
                 "SELECT value FROM settings WHERE key = 'desktop_profile'",
                 |q| q,
             )
@@ -246,7 +246,7 @@ impl Store {
 
     pub async fn account(&self, id: AgentId) -> Result<Option<Account>> {
         let row = self
-            .fetch_optional(
+            .fetch_few_optional(
                 "SELECT id, email, name, role, capacity FROM agents WHERE id = $1",
                 |q| q.bind(id.to_string()),
             )
@@ -257,7 +257,7 @@ impl Store {
     /// The account and password hash for a sign-in by email.
     pub async fn credentials(&self, email: &str) -> Result<Option<(Account, String)>> {
         let row = self
-            .fetch_optional(
+            .fetch_few_optional(
                 "SELECT id, email, name, role, capacity, password_hash FROM agents WHERE email = $1",
                 |q| q.bind(email.trim().to_lowercase()),
             )

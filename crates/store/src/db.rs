@@ -328,6 +328,32 @@ impl Store {
         Ok(self.fetch_all(sql, bind).await?.into_iter().next())
     }
 
+    /// A read of a few rows found by an index (a snapshot by its key, a page of a short log,
+    /// the head of a line). On SQLite it runs on the calling thread when it can
+    /// ([`sqlite::Sqlite::read_here`]): never use it for a read that may scan or return many
+    /// rows, which would hold a runtime worker.
+    pub(crate) async fn fetch_few(
+        &self,
+        sql: &str,
+        bind: impl FnOnce(Params) -> Params,
+    ) -> Result<Vec<Row>> {
+        let params = bind(Params::default()).0;
+        let rows = match &self.db {
+            Db::Sqlite(db) => db.read_here(numbered(sql), params).await,
+            Db::Postgres(pool) => postgres::fetch_all(pool, sql, params).await,
+        };
+        rows.map_err(|e| StoreError::Database(e.to_string()))
+    }
+
+    /// [`Store::fetch_few`] for at most one row.
+    pub(crate) async fn fetch_few_optional(
+        &self,
+        sql: &str,
+        bind: impl FnOnce(Params) -> Params,
+    ) -> Result<Option<Row>> {
+        Ok(self.fetch_few(sql, bind).await?.into_iter().next())
+    }
+
     /// One statement, written (and durable) on its own; the rows it changed. A taken unique
     /// key is `Taken`.
     pub(crate) async fn execute(

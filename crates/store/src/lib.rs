@@ -24,7 +24,7 @@ mod sqlite_vfs;
 pub use catalog::CatalogKind;
 pub use commit::{AgentWrite, CommandRecord, Commit, ConnectionChange, ConversationWrite};
 pub use db::{Backend, Store};
-pub use live::{AgentRow, StoredEvent};
+pub use live::{AgentRow, StoredEvent, LOG_PAGE};
 
 use thiserror::Error;
 

@@ -2,12 +2,16 @@
 //! what the timers owe.
 
 use crate::catalog::parse;
-use crate::db::Row;
+use crate::db::{Params, Row};
 use crate::{Result, Store, StoreError};
 use std::sync::Arc;
 use switchboard_core::{
     Agent, AgentEvent, AgentId, Conversation, ConversationEvent, ConversationId, QueueId, Timestamp,
 };
+
+/// The page in which a socket catches up on a conversation's log: small enough to be read
+/// on the asking thread (`Store::events_after`), and most chats' whole log when it opens.
+pub const LOG_PAGE: u32 = 64;
 
 /// An event as stored in a conversation's log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,7 +75,7 @@ impl Store {
             return Ok(Some(c));
         }
         let row = self
-            .fetch_optional(snapshot_query!("WHERE c.id = $1"), |q| {
+            .fetch_few_optional(snapshot_query!("WHERE c.id = $1"), |q| {
                 q.bind(cid.to_string())
             })
             .await?;
@@ -89,7 +93,7 @@ impl Store {
             return Ok(Some(found));
         }
         let row = self
-            .fetch_optional("SELECT id FROM conversations WHERE token_hash = $1", |q| {
+            .fetch_few_optional("SELECT id FROM conversations WHERE token_hash = $1", |q| {
                 q.bind(token_hash.to_string())
             })
             .await?;
@@ -100,24 +104,26 @@ impl Store {
         Ok(found)
     }
 
-    /// Events of a conversation with `seq > after`, in order, at most `limit`.
+    /// Events of a conversation with `seq > after`, in order, at most `limit`. A page of at
+    /// most [`LOG_PAGE`] is a small read (see `Store::fetch_few`).
     pub async fn events_after(
         &self,
         cid: ConversationId,
         after: u64,
         limit: u32,
     ) -> Result<Vec<StoredEvent>> {
-        let rows = self
-            .fetch_all(
-                "SELECT seq, at, body FROM events WHERE conversation_id = $1 AND seq > $2
-                 ORDER BY seq LIMIT $3",
-                |q| {
-                    q.bind(cid.to_string())
-                        .bind(after as i64)
-                        .bind(limit as i64)
-                },
-            )
-            .await?;
+        let sql = "SELECT seq, at, body FROM events WHERE conversation_id = $1 AND seq > $2
+                   ORDER BY seq LIMIT $3";
+        let bind = |q: Params| {
+            q.bind(cid.to_string())
+                .bind(after as i64)
+                .bind(limit as i64)
+        };
+        let rows = if limit <= LOG_PAGE {
+            self.fetch_few(sql, bind).await?
+        } else {
+            self.fetch_all(sql, bind).await?
+        };
         rows.iter()
             .map(|r| {
                 Ok(StoredEvent {
@@ -134,7 +140,7 @@ impl Store {
             return Ok(Some(a));
         }
         let row = self
-            .fetch_optional("SELECT version, state FROM agents WHERE id = $1", |q| {
+            .fetch_few_optional("SELECT version, state FROM agents WHERE id = $1", |q| {
                 q.bind(aid.to_string())
             })
             .await?;
@@ -180,7 +186,7 @@ impl Store {
     /// what is usually nothing (an agent getting room while no chat waits).
     pub async fn next_waiting_for(&self, agent: AgentId) -> Result<Option<ConversationId>> {
         let row = self
-            .fetch_optional(
+            .fetch_few_optional(
                 "SELECT id FROM conversations WHERE status = 'waiting'
                    AND queue_id IN (SELECT queue_id FROM queue_agents WHERE agent_id = $1)
                  ORDER BY priority DESC, front_at, id LIMIT 1",
@@ -194,7 +200,7 @@ impl Store {
     /// then free longest, then the id). The decider re-checks before an offer is written.
     pub async fn candidate_agents(&self, queue: QueueId, limit: u32) -> Result<Vec<AgentId>> {
         let rows = self
-            .fetch_all(CANDIDATE_AGENTS, |q| {
+            .fetch_few(CANDIDATE_AGENTS, |q| {
                 q.bind(queue.to_string()).bind(limit as i64)
             })
             .await?;
@@ -346,7 +352,7 @@ impl Store {
     /// The first `limit` chats waiting in a queue, in line order.
     pub async fn waiting_in(&self, queue: QueueId, limit: u32) -> Result<Vec<ConversationId>> {
         let rows = self
-            .fetch_all(
+            .fetch_few(
                 "SELECT id FROM conversations WHERE queue_id = $1 AND status = 'waiting'
                  ORDER BY priority DESC, front_at, id LIMIT $2",
                 |q| q.bind(queue.to_string()).bind(limit as i64),

@@ -27,7 +27,7 @@ impl Store {
     /// The agent a session token (hashed) belongs to, if it has not expired.
     pub async fn session_agent(&self, token_hash: &str, now: Timestamp) -> Result<Option<AgentId>> {
         let row = self
-            .fetch_optional(
+            .fetch_few_optional(
                 "SELECT agent_id FROM sessions WHERE token_hash = $1 AND expires_at > $2",
                 |q| q.bind(token_hash.to_string()).bind(now.0),
             )
@@ -56,7 +56,7 @@ impl Store {
     /// id is kept on its event, any other command's in `commands` (see `commit.rs`).
     pub async fn command(&self, scope: &str, client_id: &str) -> Result<Option<(String, String)>> {
         let row = self
-            .fetch_optional(
+            .fetch_few_optional(
                 "SELECT fingerprint, response FROM commands WHERE scope = $1 AND client_id = $2
                  UNION ALL
                  SELECT fingerprint, response FROM events WHERE client_scope = $1 AND client_id = $2",

@@ -8,11 +8,16 @@
 //!   still means the data survives a power cut (WAL, `synchronous=FULL`).
 //! - **A few reader threads** run queries; in WAL mode they read the last commit while the
 //!   writer writes.
+//! - **A small read runs on the thread that asks** (a snapshot, a page of a short log, the
+//!   head of a line: [`Sqlite::read_here`]), on one of a few connections kept for that, when
+//!   one is free: it takes less time than waking a reader and being woken by its answer.
+//!   Those connections do not wait for a lock: a read that finds the database busy goes to
+//!   the readers, so a runtime worker is never held for longer than a small read.
 //!
 //! Why threads rather than an async driver: a statement on SQLite takes microseconds, so the
 //! cost that matters is handing work between threads. Here a whole batch of writes is one
-//! hand-off to the writer and one back per write, and a query is one each way; statements are
-//! prepared once per connection and cached.
+//! hand-off to the writer and one back per write, and a query is one each way (none for a
+//! small read); statements are prepared once per connection and cached.
 
 use crate::db::{DbError, Row, Step, Value};
 use crate::sqlite_checkpoint::{self, Checkpointer, BACKSTOP_FRAMES};
@@ -63,6 +68,9 @@ pub(crate) struct Sqlite {
     /// one receiver cost every read a hand-off between the readers too).
     reads: flume::Sender<ReadJob>,
     checkpointer: Checkpointer,
+    /// Connections for small reads on the asking thread, one per core (taken while in use;
+    /// emptied on close).
+    here: std::sync::Mutex<Vec<Connection>>,
 }
 
 impl Sqlite {
@@ -118,11 +126,45 @@ impl Sqlite {
         let checkpointer = Checkpointer::start(connect(&path)?, &path, move || {
             let _ = ask_rewind.send(WriteJob::Rewind);
         })?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mut here = Vec::with_capacity(cores);
+        for _ in 0..cores {
+            let conn = connect(&path)?;
+            // Never wait on the asking thread: busy goes to the readers, which wait.
+            conn.busy_timeout(Duration::ZERO).map_err(DbError::from)?;
+            here.push(conn);
+        }
         Ok(Sqlite {
             writes,
             reads,
             checkpointer,
+            here: std::sync::Mutex::new(here),
         })
+    }
+
+    /// Runs a small read on this thread, if one of the connections kept for that is free
+    /// and the database is not busy; otherwise a reader thread runs it. Only for reads that
+    /// find a few rows by an index: whatever may scan or return many rows holds the runtime
+    /// worker that asks, and goes to [`Sqlite::read`].
+    pub(crate) async fn read_here(
+        &self,
+        sql: String,
+        params: Vec<Value>,
+    ) -> Result<Vec<Row>, DbError> {
+        match self.try_here(&sql, &params) {
+            Some(Err(DbError::Retryable(_))) | None => self.read(sql, params).await,
+            Some(done) => done,
+        }
+    }
+
+    /// The read on this thread; `None` if every connection for that is in use.
+    fn try_here(&self, sql: &str, params: &[Value]) -> Option<Result<Vec<Row>, DbError>> {
+        let conn = self.here.lock().ok()?.pop()?;
+        let rows = query(&conn, sql, params);
+        if let Ok(mut free) = self.here.lock() {
+            free.push(conn);
+        }
+        Some(rows)
     }
 
     pub(crate) async fn read(&self, sql: String, params: Vec<Value>) -> Result<Vec<Row>, DbError> {
@@ -143,6 +185,9 @@ impl Sqlite {
     }
 
     pub(crate) async fn close(&self) {
+        if let Ok(mut here) = self.here.lock() {
+            here.clear();
+        }
         let (done, stopped) = oneshot::channel();
         if self.writes.send(WriteJob::Stop(done)).is_ok() {
             let _ = stopped.await;
@@ -579,5 +624,51 @@ mod tests {
         assert!(results.iter().all(|r| r.is_err()), "{results:?}");
         assert_eq!(keys(&conn), ["taken"]);
         assert!(conn.is_autocommit(), "the transaction was rolled back");
+    }
+
+    /// A small read runs on the asking thread while one of the connections kept for that is
+    /// free. With none free, or with the database busy (those connections never wait for a
+    /// lock), a reader thread runs it, and waits for the lock as long as readers do.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_read_runs_here_unless_none_is_free_or_the_database_is_busy() {
+        let dir = std::env::temp_dir().join(format!("sb_here_{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("here.db");
+        let db = Sqlite::open(path.to_string_lossy().into_owned())
+            .await
+            .unwrap();
+        let count = "SELECT COUNT(*) FROM sqlite_master";
+        let here = db
+            .try_here(count, &[])
+            .expect("a connection is free")
+            .unwrap();
+        let there = db.read(count.to_string(), vec![]).await.unwrap();
+        assert_eq!(format!("{here:?}"), format!("{there:?}"));
+
+        let taken = std::mem::take(&mut *db.here.lock().unwrap());
+        assert!(db.try_here(count, &[]).is_none());
+        let read = db.read_here(count.to_string(), vec![]).await.unwrap();
+        assert_eq!(format!("{read:?}"), format!("{there:?}"));
+        *db.here.lock().unwrap() = taken;
+
+        // Another connection holds the write lock for a while: a connection for small reads
+        // answers busy at once (a reader thread would wait for it; `read_here` then hands
+        // the read to one). Had it waited, it would have had the lock when it was let go.
+        let locker = Connection::open(&path).unwrap();
+        locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(2));
+            locker.execute_batch("COMMIT").unwrap();
+        });
+        assert!(
+            matches!(
+                db.try_here("BEGIN IMMEDIATE", &[]),
+                Some(Err(DbError::Retryable(_)))
+            ),
+            "a connection for small reads does not wait for a lock"
+        );
+        release.join().unwrap();
+        db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

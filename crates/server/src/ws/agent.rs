@@ -15,6 +15,7 @@ use switchboard_core::config::Account;
 use switchboard_core::decide::{AgentCommand, ConversationCommand, START_EVENTS};
 use switchboard_core::text::{fill_template, MessageText};
 use switchboard_core::*;
+use switchboard_store::LOG_PAGE;
 
 const KNOWN: &[&str] = &[
     "hello",
@@ -223,7 +224,7 @@ impl Session {
         let masker = config.agent_masker();
         let mut after = from;
         while after < to {
-            let Ok(events) = self.engine.store.events_after(cid, after, 500).await else {
+            let Ok(events) = self.engine.store.events_after(cid, after, LOG_PAGE).await else {
                 return false;
             };
             if events.is_empty() {

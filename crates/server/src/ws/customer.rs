@@ -13,6 +13,7 @@ use std::sync::Arc;
 use switchboard_core::decide::ConversationCommand;
 use switchboard_core::text::MessageText;
 use switchboard_core::*;
+use switchboard_store::LOG_PAGE;
 
 const KNOWN: &[&str] = &["hello", "send", "typing", "end", "ping"];
 /// The customer is told their position again at most this often.
@@ -266,7 +267,7 @@ async fn send_range(
 ) -> bool {
     let mut after = from;
     while after < to {
-        let Ok(events) = engine.store.events_after(cid, after, 500).await else {
+        let Ok(events) = engine.store.events_after(cid, after, LOG_PAGE).await else {
             return false;
         };
         if events.is_empty() {
