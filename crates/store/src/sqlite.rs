@@ -32,6 +32,10 @@ use tokio::sync::{mpsc, oneshot};
 const MAX_BATCH: usize = 512;
 /// Reader threads (and connections).
 const READERS: usize = 4;
+/// The most connections kept for small reads on the asking thread (one per core up to
+/// this): each holds a page cache of its own, and a read that finds none free goes to the
+/// readers.
+const MAX_HERE: usize = 8;
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 128;
 /// How long a connection waits for another's lock before giving up (`SQLITE_BUSY`).
@@ -68,8 +72,8 @@ pub(crate) struct Sqlite {
     /// one receiver cost every read a hand-off between the readers too).
     reads: flume::Sender<ReadJob>,
     checkpointer: Checkpointer,
-    /// Connections for small reads on the asking thread, one per core (taken while in use;
-    /// emptied on close).
+    /// Connections for small reads on the asking thread, one per core up to `MAX_HERE`
+    /// (taken while in use; emptied on close).
     here: std::sync::Mutex<Vec<Connection>>,
 }
 
@@ -127,8 +131,8 @@ impl Sqlite {
             let _ = ask_rewind.send(WriteJob::Rewind);
         })?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let mut here = Vec::with_capacity(cores);
-        for _ in 0..cores {
+        let mut here = Vec::with_capacity(cores.min(MAX_HERE));
+        for _ in 0..cores.min(MAX_HERE) {
             let conn = connect(&path)?;
             // Never wait on the asking thread: busy goes to the readers, which wait.
             conn.busy_timeout(Duration::ZERO).map_err(DbError::from)?;
@@ -627,8 +631,9 @@ mod tests {
     }
 
     /// A small read runs on the asking thread while one of the connections kept for that is
-    /// free. With none free, or with the database busy (those connections never wait for a
-    /// lock), a reader thread runs it, and waits for the lock as long as readers do.
+    /// free, with the same answer a reader gives; with none free, a reader runs it. Those
+    /// connections never wait for a lock (`read_here` hands a busy read to the readers,
+    /// which do).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_small_read_runs_here_unless_none_is_free_or_the_database_is_busy() {
         let dir = std::env::temp_dir().join(format!("sb_here_{}", uuid::Uuid::new_v4().simple()));
