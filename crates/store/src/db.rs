@@ -312,12 +312,7 @@ impl Store {
         sql: &str,
         bind: impl FnOnce(Params) -> Params,
     ) -> Result<Vec<Row>> {
-        let params = bind(Params::default()).0;
-        let rows = match &self.db {
-            Db::Sqlite(db) => db.read(numbered(sql), params).await,
-            Db::Postgres(pool) => postgres::fetch_all(pool, sql, params).await,
-        };
-        rows.map_err(|e| StoreError::Database(e.to_string()))
+        self.fetch(sql, bind, false).await
     }
 
     pub(crate) async fn fetch_optional(
@@ -337,12 +332,7 @@ impl Store {
         sql: &str,
         bind: impl FnOnce(Params) -> Params,
     ) -> Result<Vec<Row>> {
-        let params = bind(Params::default()).0;
-        let rows = match &self.db {
-            Db::Sqlite(db) => db.read_here(numbered(sql), params).await,
-            Db::Postgres(pool) => postgres::fetch_all(pool, sql, params).await,
-        };
-        rows.map_err(|e| StoreError::Database(e.to_string()))
+        self.fetch(sql, bind, true).await
     }
 
     /// [`Store::fetch_few`] for at most one row.
@@ -352,6 +342,21 @@ impl Store {
         bind: impl FnOnce(Params) -> Params,
     ) -> Result<Option<Row>> {
         Ok(self.fetch_few(sql, bind).await?.into_iter().next())
+    }
+
+    async fn fetch(
+        &self,
+        sql: &str,
+        bind: impl FnOnce(Params) -> Params,
+        small: bool,
+    ) -> Result<Vec<Row>> {
+        let params = bind(Params::default()).0;
+        let rows = match &self.db {
+            Db::Sqlite(db) if small => db.read_here(numbered(sql), params).await,
+            Db::Sqlite(db) => db.read(numbered(sql), params).await,
+            Db::Postgres(pool) => postgres::fetch_all(pool, sql, params).await,
+        };
+        rows.map_err(|e| StoreError::Database(e.to_string()))
     }
 
     /// One statement, written (and durable) on its own; the rows it changed. A taken unique
