@@ -102,7 +102,7 @@ impl Session {
             socket.hold();
             loop {
                 // What was sent goes out once nothing more is queued for this connection.
-                if rx.is_empty() && !socket.write_held().await {
+                if rx.is_idle() && !socket.write_held().await {
                     break;
                 }
                 tokio::select! {

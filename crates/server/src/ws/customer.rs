@@ -162,7 +162,7 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
     socket.hold();
     while ok {
         // What was sent goes out once nothing more is queued for this connection.
-        if rx.is_empty() && !socket.write_held().await {
+        if rx.is_idle() && !socket.write_held().await {
             break;
         }
         let position_due = line.dirty && latest.is_queued();
