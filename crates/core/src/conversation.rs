@@ -3,6 +3,7 @@
 use crate::event::{ConversationEvent, CustomerInfo};
 use crate::ids::{AgentId, AssetId, ConversationId, QueueId};
 use crate::time::Timestamp;
+use crate::variables::Variables;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -69,7 +70,7 @@ pub struct Conversation {
     // message makes a new snapshot for its head: these were most of that copy's
     // allocations). Serialised as the values they hold.
     pub customer: Arc<CustomerInfo>,
-    pub variables: Arc<BTreeMap<String, String>>,
+    pub variables: Arc<Variables>,
     pub proactive: bool,
     pub status: Status,
     /// Agents in the chat, owner first (one more once conference lands). While `Closed`,
@@ -123,7 +124,7 @@ impl Conversation {
             arrived_at: at,
             front_at: at,
             customer: Arc::new(customer.clone()),
-            variables: Arc::new(variables.clone()),
+            variables: Arc::new(Variables::from(variables)),
             proactive: *proactive,
             status: Status::Waiting,
             agents: Vec::new(),
@@ -218,8 +219,7 @@ impl Conversation {
                 self.queue_name = queue_name.clone();
                 // The system's own variable follows the chat from queue to queue.
                 if self.variables.get("system.queue") != Some(queue_name) {
-                    Arc::make_mut(&mut self.variables)
-                        .insert("system.queue".into(), queue_name.clone());
+                    Arc::make_mut(&mut self.variables).set("system.queue", queue_name.clone());
                 }
                 self.priority = *priority;
                 self.front_at = *front_at;

@@ -16,6 +16,7 @@ pub mod policy;
 pub mod routing;
 pub mod text;
 pub mod time;
+pub mod variables;
 
 pub use agent::{Agent, PendingOffer};
 pub use conversation::{Conversation, Status};
@@ -24,3 +25,4 @@ pub use event::*;
 pub use ids::*;
 pub use policy::Policy;
 pub use time::{Millis, Timestamp};
+pub use variables::Variables;

@@ -248,7 +248,7 @@ impl ChatView {
             queue_name: c.queue_name.clone(),
             arrived_at: c.arrived_at.0,
             proactive: c.proactive,
-            variables: (*c.variables).clone(),
+            variables: c.variables.to_map(),
         }
     }
 }

@@ -385,7 +385,7 @@ impl Session {
             arrived_at: c.arrived_at.0,
             deadline: deadline.0,
             proactive: c.proactive,
-            variables: (*c.variables).clone(),
+            variables: c.variables.to_map(),
             messages,
         };
         Some(match self.engine.config.current().agent_masker() {
@@ -913,7 +913,7 @@ impl Session {
                 "conversation_not_found",
                 "there is no such conversation".to_string(),
             ))?;
-        let mut values = (*c.variables).clone();
+        let mut values = c.variables.to_map();
         values.insert("customer_name".into(), customer_label(&c.customer));
         values.insert("agent_name".into(), self.account.name.clone());
         values.insert("queue_name".into(), c.queue_name.clone());
