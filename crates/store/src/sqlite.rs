@@ -295,6 +295,8 @@ struct WriterStats {
 impl WriterStats {
     const EVERY: Duration = Duration::from_secs(10);
     const SLOW: Duration = Duration::from_millis(5);
+    /// A batch this slow is also logged on its own (at debug), with where its time went.
+    const VERY_SLOW: Duration = Duration::from_millis(20);
 
     fn new() -> Self {
         WriterStats {
@@ -321,6 +323,15 @@ impl WriterStats {
         self.executing += executing;
         self.committing += committing;
         let took = executing + committing;
+        if took > Self::VERY_SLOW {
+            // Every write sent meanwhile waits this long: where the time went says why.
+            tracing::debug!(
+                writes,
+                executing_ms = format!("{:.1}", executing.as_secs_f64() * 1e3),
+                committing_ms = format!("{:.1}", committing.as_secs_f64() * 1e3),
+                "a slow sqlite batch"
+            );
+        }
         self.longest = self.longest.max(took);
         self.slow += (took > Self::SLOW) as u64;
         let period = self.since.elapsed();

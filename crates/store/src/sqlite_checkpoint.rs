@@ -23,8 +23,10 @@
 use crate::db::DbError;
 use rusqlite::Connection;
 use std::sync::mpsc as std_mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+/// A checkpoint pass this slow is logged (at debug).
+const SLOW: Duration = Duration::from_millis(20);
 /// How often the thread copies what the WAL has gained.
 const EVERY: Duration = Duration::from_millis(100);
 /// A WAL this long (4 KiB pages: about 80 MB) is rewound once copied.
@@ -43,7 +45,7 @@ pub(crate) const BACKSTOP_FRAMES: i64 = 3 * REWIND_FRAMES;
 /// rewinds the WAL. A copy that could not finish (the thread is copying, a reader still needs
 /// old frames) is left for the thread to ask again.
 pub(crate) fn copy_rest(writer: &Connection) {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     match checkpoint(writer) {
         Ok(frames) => tracing::debug!(
             ?frames,
@@ -91,7 +93,16 @@ fn run(
     // Any message, or the handle's drop, stops the thread.
     while let Err(std_mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
         for _ in 0..MAX_PASSES {
-            let (log, copied) = match checkpoint(&conn) {
+            let started = Instant::now();
+            let pass = checkpoint(&conn);
+            if started.elapsed() > SLOW {
+                tracing::debug!(
+                    ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
+                    frames = ?pass.as_ref().ok(),
+                    "a slow checkpoint pass"
+                );
+            }
+            let (log, copied) = match pass {
                 Ok(Some(frames)) => frames,
                 // Another checkpoint holds the lock: the writer's.
                 Ok(None) => break,
@@ -109,9 +120,15 @@ fn run(
                 // copied since the last rewind (tens of megabytes, 12-30 ms during which no
                 // write commits). Flushed here, off the writer's path, it leaves the writer's
                 // sync only the last few frames.
+                let started = Instant::now();
                 if let Err(e) = file.sync_data() {
                     tracing::warn!(error = %e, "syncing the database file before a rewind failed");
                 }
+                tracing::debug!(
+                    ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
+                    log,
+                    "synced the database file before a rewind"
+                );
                 ask_rewind();
             }
             break;

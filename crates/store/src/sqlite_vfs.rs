@@ -222,9 +222,25 @@ unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: i64) -> c_int 
     after_gathered(file, |w| real!(w, xTruncate)(w.real, size))
 }
 
+/// Writes what was gathered and syncs; a slow one is logged, since every commit behind it
+/// waits as long.
 unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    after_gathered(file, |w| real!(w, xSync)(w.real, flags))
+    let started = std::time::Instant::now();
+    let bytes = wal(file).gathered.len();
+    let rc = after_gathered(file, |w| real!(w, xSync)(w.real, flags));
+    let took = started.elapsed();
+    if took > SLOW_SYNC {
+        tracing::debug!(
+            ms = format!("{:.1}", took.as_secs_f64() * 1e3),
+            bytes,
+            "a slow WAL write and sync"
+        );
+    }
+    rc
 }
+
+/// A WAL sync this slow is logged (at debug): every commit behind it waits as long.
+const SLOW_SYNC: std::time::Duration = std::time::Duration::from_millis(20);
 
 unsafe extern "C" fn file_size(file: *mut ffi::sqlite3_file, size: *mut i64) -> c_int {
     after_gathered(file, |w| real!(w, xFileSize)(w.real, size))
