@@ -5,7 +5,7 @@ use crate::db::{DbError, Params, Step};
 use crate::{Result, Store, StoreError};
 use std::sync::Arc;
 use switchboard_core::{
-    Agent, AgentEvent, AgentId, Conversation, ConversationEvent, ConversationId, Presence,
+    Agent, AgentEvent, AgentId, Conversation, ConversationEvent, ConversationId, Presence, QueueId,
     Timestamp,
 };
 
@@ -45,6 +45,11 @@ pub struct AgentWrite {
     pub state: Agent,
     pub events: Vec<(u64, Timestamp, AgentEvent)>,
     pub deadline: Option<Timestamp>,
+    /// A queue the agent must still serve for the commit to go through (`Conflict`
+    /// otherwise): an offer of a chat in that queue. Routing reads the queue's agents before
+    /// it decides; an administrator may take the agent out of the queue meanwhile, and the
+    /// membership is not part of the agent's snapshot, so its version cannot tell.
+    pub serving: Option<QueueId>,
 }
 
 /// The first answer to a client's command, kept so a retry gets it again.
@@ -194,6 +199,19 @@ fn steps(commit: &Commit, command: Option<CommandRecord>) -> Result<Vec<Step>> {
             )
             .expect_one(),
         );
+        if let Some(queue) = a.serving {
+            // Matches the membership's row or nothing; on PostgreSQL it also locks that row,
+            // so a removal committing meanwhile waits for this commit or makes it fail.
+            steps.push(
+                Step::new(
+                    "UPDATE queue_agents SET agent_id = agent_id WHERE queue_id = $1 AND agent_id = $2",
+                    Params::default()
+                        .bind(queue.to_string())
+                        .bind(s.id.to_string()),
+                )
+                .expect_one(),
+            );
+        }
         for (seq, at, event) in &a.events {
             steps.push(Step::new(
                 "INSERT INTO agent_events (agent_id, seq, at, body) VALUES ($1, $2, $3, $4)",

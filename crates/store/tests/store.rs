@@ -68,6 +68,7 @@ store_suite!(
     a_token_opens_its_conversation_once_committed,
     next_waiting_order_across_an_agents_queues,
     candidate_agents_filters_and_order,
+    an_offer_needs_the_agent_in_the_queue_when_it_commits,
     position_in_line_and_queued_in,
     due_conversations_due_agents_next_deadline,
     prune_forgets_old_commands_and_expired_sessions,

@@ -87,6 +87,19 @@ impl Engine {
                 agents.insert(aid, row.state);
             }
         }
+        if let ConversationCommand::Offer { agent } = command {
+            // Routing picked the agent from the queue's members a moment ago; an
+            // administrator may have taken the agent out since. The commit checks it again
+            // (`serving` below), and a retry after that check failed stops here.
+            if !self
+                .store
+                .queues_of_agent(*agent)
+                .await?
+                .contains(&before.queue_id)
+            {
+                return Err(DomainError::AgentNotAvailable.into());
+            }
+        }
         let config = self.config.get().await?;
         let policy = config.policy_for(before.queue_id, before.asset_id);
         let now = self.now();
@@ -108,7 +121,7 @@ impl Engine {
         let Folded {
             after,
             numbered,
-            agent_writes,
+            mut agent_writes,
         } = fold(
             &before,
             &agents,
@@ -117,6 +130,9 @@ impl Engine {
             now,
             config.base_policy(),
         );
+        if let ConversationCommand::Offer { agent } = command {
+            serve_queue(&mut agent_writes, *agent, before.queue_id);
+        }
         let seq = Some(after.head_seq);
         let deadline = next_deadline(&after, &policy);
         let after = Arc::new(after);
@@ -259,6 +275,13 @@ pub(crate) struct Folded {
 
 /// Folds a decision's events into the conversation and every agent they concern (`agents`,
 /// read at `versions`).
+/// An offer goes through only if the agent still serves the chat's queue when it commits.
+pub(crate) fn serve_queue(writes: &mut [AgentWrite], agent: AgentId, queue: QueueId) {
+    for w in writes.iter_mut().filter(|w| w.state.id == agent) {
+        w.serving = Some(queue);
+    }
+}
+
 pub(crate) fn fold(
     before: &Conversation,
     agents: &BTreeMap<AgentId, Agent>,
@@ -303,6 +326,7 @@ pub(crate) fn fold(
             events: agent_events.remove(&id).unwrap_or_default(),
             deadline: agent_next_deadline(&a, base),
             state: a,
+            serving: None,
         })
         .collect();
     Folded {

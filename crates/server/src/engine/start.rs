@@ -1,6 +1,6 @@
 //! A customer starts a chat through an asset.
 
-use super::conversation::{fold, Folded};
+use super::conversation::{fold, serve_queue, Folded};
 use super::*;
 use crate::auth;
 use std::collections::BTreeMap;
@@ -342,7 +342,8 @@ impl Engine {
                 now,
                 policy,
             ) {
-                let folded = fold(arrived, &agents, &versions, decision, now, base);
+                let mut folded = fold(arrived, &agents, &versions, decision, now, base);
+                serve_queue(&mut folded.agent_writes, agent, arrived.queue_id);
                 return Some(ArrivalOffer {
                     folded,
                     agents,

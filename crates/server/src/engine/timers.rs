@@ -209,6 +209,7 @@ impl Engine {
                     state: row.state.clone(),
                     events: vec![],
                     deadline,
+                    serving: None,
                 }],
                 command: None,
                 connection: None,

@@ -3,6 +3,9 @@
 
 use crate::helpers::*;
 use serde_json::json;
+use switchboard_core::decide::ConversationCommand;
+use switchboard_core::error::DomainError;
+use switchboard_server::engine::EngineError;
 
 /// An asset entering the given queue (created by the administrator).
 async fn asset_for(app: &TestApp, admin: &str, name: &str, queue: &str) -> String {
@@ -191,6 +194,45 @@ async fn a_chat_is_offered_only_to_agents_of_its_queue() {
     assert_eq!(offer["queue_name"], "Sales");
     chloe.ws.round_trip().await;
     assert!(!chloe.has_offer_buffered());
+    app.stop().await;
+}
+
+/// Routing reads a queue's agents before it offers: an agent taken out of the queue in that
+/// moment is refused at the offer, which is what a read from before the change looks like.
+#[tokio::test]
+async fn an_offer_to_an_agent_no_longer_in_the_chats_queue_is_refused() {
+    let mut app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    // Sales is served by Ana and Ben only; neither is available, so the chat waits.
+    let shop = asset_for(&app, &admin, "Shop", "Sales").await;
+    let mut chloe = app.agent(CHLOE).await;
+    chloe.available().await;
+    let (cid, _) = app.start_chat_on(&shop, json!({})).await;
+    let offer = app
+        .engine
+        .conversation_command(
+            cid.parse().unwrap(),
+            None,
+            None,
+            ConversationCommand::Offer {
+                agent: chloe.id.parse().unwrap(),
+            },
+        )
+        .await;
+    assert!(
+        matches!(
+            offer,
+            Err(EngineError::Domain(DomainError::AgentNotAvailable))
+        ),
+        "{offer:?}"
+    );
+    chloe.ws.round_trip().await;
+    assert!(!chloe.has_offer_buffered());
+    // Still waiting: the queue's own agent gets it.
+    let mut ben = app.agent(BEN).await;
+    ben.available().await;
+    let offer = ben.expect_offer().await;
+    assert_eq!(offer["conversation_id"], cid.as_str());
     app.stop().await;
 }
 

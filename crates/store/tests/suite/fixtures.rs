@@ -88,6 +88,7 @@ pub fn agent_write(row: &AgentRow, events: Vec<AgentEvent>, now: Timestamp) -> A
         state,
         events: numbered,
         deadline,
+        serving: None,
     }
 }
 
@@ -231,6 +232,18 @@ pub async fn conversation_do(
     cmd: ConversationCommand,
     now: Timestamp,
 ) -> Result<Conversation, StoreError> {
+    conversation_do_serving(store, id, involved, cmd, now, None).await
+}
+
+/// [`conversation_do`], the commit also requiring that an agent serves a queue (as an offer's).
+pub async fn conversation_do_serving(
+    store: &Store,
+    id: ConversationId,
+    involved: &[AgentId],
+    cmd: ConversationCommand,
+    now: Timestamp,
+    serving: Option<(AgentId, QueueId)>,
+) -> Result<Conversation, StoreError> {
     let c = conversation(store, id).await;
     let mut rows = BTreeMap::new();
     for agent in c
@@ -261,6 +274,7 @@ pub async fn conversation_do(
             .collect();
         let mut w = agent_write(&after, own, now);
         w.expected_version = row.version;
+        w.serving = serving.filter(|(a, _)| a == agent).map(|(_, q)| q);
         if w.state != row.state {
             commit.agents.push(w);
         }

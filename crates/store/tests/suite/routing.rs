@@ -3,8 +3,10 @@
 
 use switchboard_core::config::Queue;
 use switchboard_core::decide::{AgentCommand, ConversationCommand};
-use switchboard_core::{AgentId, Conversation, ConversationId, IdleCodeId, Presence, QueueId};
-use switchboard_store::Store;
+use switchboard_core::{
+    AgentId, Conversation, ConversationId, IdleCodeId, Presence, QueueId, Status,
+};
+use switchboard_store::{Store, StoreError};
 
 use super::fixtures::*;
 
@@ -302,4 +304,40 @@ pub async fn position_in_line_and_queued_in(store: Store, _url: String) {
         store.queued_in(queue).await.unwrap(),
         vec![first.id, ties[0], ties[1], last.id]
     );
+}
+
+/// An offer's commit goes through only while the agent serves the chat's queue: routing reads
+/// the queue's agents before it decides, and an administrator may take the agent out of the
+/// queue meanwhile (membership is not in the agent's snapshot, so its version cannot tell).
+pub async fn an_offer_needs_the_agent_in_the_queue_when_it_commits(store: Store, _url: String) {
+    let ann = available_agent(&store, "Ann", 3, at(0)).await;
+    let queue = put_queue(&store, "Sales", vec![ann]).await;
+    let chat = start(&store, queue, 0, at(1_000)).await.id;
+    let members = |agent_ids| Queue {
+        id: queue,
+        name: "Sales".into(),
+        offer_timeout_secs: 30,
+        priority: 0,
+        agent_ids,
+    };
+    let offer = || ConversationCommand::Offer { agent: ann };
+
+    // Taken out of the queue after the offer was decided: nothing is written.
+    store.put_queue(&members(vec![])).await.unwrap();
+    let before = agent_row(&store, ann).await;
+    let refused =
+        conversation_do_serving(&store, chat, &[ann], offer(), at(2_000), Some((ann, queue))).await;
+    assert!(matches!(refused, Err(StoreError::Conflict)));
+    assert_eq!(agent_row(&store, ann).await.version, before.version);
+    assert!(agent_row(&store, ann).await.state.offer.is_none());
+    assert_eq!(conversation(&store, chat).await.status, Status::Waiting);
+
+    // Back in the queue: the same offer goes through.
+    store.put_queue(&members(vec![ann])).await.unwrap();
+    let offered =
+        conversation_do_serving(&store, chat, &[ann], offer(), at(3_000), Some((ann, queue)))
+            .await
+            .unwrap();
+    assert!(matches!(offered.status, Status::Offered { agent_id, .. } if agent_id == ann));
+    assert!(agent_row(&store, ann).await.state.offer.is_some());
 }
