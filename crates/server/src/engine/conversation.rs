@@ -273,8 +273,6 @@ pub(crate) struct Folded {
     pub agent_writes: Vec<AgentWrite>,
 }
 
-/// Folds a decision's events into the conversation and every agent they concern (`agents`,
-/// read at `versions`).
 /// An offer goes through only if the agent still serves the chat's queue when it commits.
 pub(crate) fn serve_queue(writes: &mut [AgentWrite], agent: AgentId, queue: QueueId) {
     for w in writes.iter_mut().filter(|w| w.state.id == agent) {
@@ -282,6 +280,8 @@ pub(crate) fn serve_queue(writes: &mut [AgentWrite], agent: AgentId, queue: Queu
     }
 }
 
+/// Folds a decision's events into the conversation and every agent they concern (`agents`,
+/// read at `versions`).
 pub(crate) fn fold(
     before: &Conversation,
     agents: &BTreeMap<AgentId, Agent>,

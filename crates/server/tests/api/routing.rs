@@ -178,15 +178,21 @@ async fn a_chat_is_never_offered_to_an_idle_agent() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_chat_is_offered_only_to_agents_of_its_queue() {
-    let mut app = spawn_app().await;
+/// A chat waiting in Sales (served by Ana and Ben only, neither available) while Chloe, who
+/// serves other queues, is Available: Chloe, and the chat's id.
+async fn a_sales_chat_with_chloe_available(app: &TestApp) -> (Agent, String) {
     let admin = app.sign_in(ADMIN).await;
-    // Sales is served by Ana and Ben only.
-    let shop = asset_for(&app, &admin, "Shop", "Sales").await;
+    let shop = asset_for(app, &admin, "Shop", "Sales").await;
     let mut chloe = app.agent(CHLOE).await;
     chloe.available().await;
     let (cid, _) = app.start_chat_on(&shop, json!({})).await;
+    (chloe, cid)
+}
+
+#[tokio::test]
+async fn a_chat_is_offered_only_to_agents_of_its_queue() {
+    let mut app = spawn_app().await;
+    let (mut chloe, cid) = a_sales_chat_with_chloe_available(&app).await;
     let mut ben = app.agent(BEN).await;
     ben.available().await;
     let offer = ben.expect_offer().await;
@@ -202,12 +208,7 @@ async fn a_chat_is_offered_only_to_agents_of_its_queue() {
 #[tokio::test]
 async fn an_offer_to_an_agent_no_longer_in_the_chats_queue_is_refused() {
     let mut app = spawn_app().await;
-    let admin = app.sign_in(ADMIN).await;
-    // Sales is served by Ana and Ben only; neither is available, so the chat waits.
-    let shop = asset_for(&app, &admin, "Shop", "Sales").await;
-    let mut chloe = app.agent(CHLOE).await;
-    chloe.available().await;
-    let (cid, _) = app.start_chat_on(&shop, json!({})).await;
+    let (mut chloe, cid) = a_sales_chat_with_chloe_available(&app).await;
     let offer = app
         .engine
         .conversation_command(
