@@ -32,6 +32,13 @@ impl Engine {
                 if let Some(replayed) = self.replay(client).await? {
                     return Ok(replayed);
                 }
+                // Routing picked the agent from the queue's members a moment ago, and an
+                // offer's commit needs the agent to still serve the queue (`serve_queue`):
+                // a lost race may be an administrator taking the agent out meanwhile, which
+                // no retry cures. Read only then, as the repeat above.
+                if let ConversationCommand::Offer { agent } = &command {
+                    self.check_serves(cid, *agent).await?;
+                }
             }
             match self
                 .try_conversation(cid, actor_agent, client, &command)
@@ -45,6 +52,25 @@ impl Engine {
             }
         }
         Err(EngineError::Busy)
+    }
+
+    /// `AgentNotAvailable` unless the agent serves the conversation's queue.
+    async fn check_serves(&self, cid: ConversationId, agent: AgentId) -> Result<(), EngineError> {
+        let chat = self
+            .store
+            .conversation_shared(cid)
+            .await?
+            .ok_or(DomainError::ConversationNotFound)?;
+        if self
+            .store
+            .queues_of_agent(agent)
+            .await?
+            .contains(&chat.queue_id)
+        {
+            Ok(())
+        } else {
+            Err(DomainError::AgentNotAvailable.into())
+        }
     }
 
     async fn try_conversation(
@@ -85,19 +111,6 @@ impl Engine {
             if let Some(row) = self.store.agent(aid).await? {
                 versions.insert(aid, row.version);
                 agents.insert(aid, row.state);
-            }
-        }
-        if let ConversationCommand::Offer { agent } = command {
-            // Routing picked the agent from the queue's members a moment ago; an
-            // administrator may have taken the agent out since. The commit checks it again
-            // (`serving` below), and a retry after that check failed stops here.
-            if !self
-                .store
-                .queues_of_agent(*agent)
-                .await?
-                .contains(&before.queue_id)
-            {
-                return Err(DomainError::AgentNotAvailable.into());
             }
         }
         let config = self.config.get().await?;
