@@ -103,45 +103,51 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Saves a queue and its membership in one transaction.
+    /// Saves a queue and its membership in one transaction. Only the members it no longer
+    /// has are deleted: an agent it keeps keeps its row, so an offer to that agent committing
+    /// meanwhile (whose guard updates that row, `AgentWrite::serving`) does not conflict.
     pub async fn put_queue(&self, queue: &Queue) -> Result<()> {
         let body = serde_json::to_string(queue).map_err(StoreError::corrupt)?;
+        let id = queue.id.to_string();
         let mut steps = vec![
             Step::new(
                 "INSERT INTO catalog (kind, id, name, body) VALUES ('queue', $1, $2, $3)
                  ON CONFLICT (kind, id) DO UPDATE SET name = excluded.name, body = excluded.body",
                 Params::default()
-                    .bind(queue.id.to_string())
+                    .bind(id.clone())
                     .bind(&queue.name)
                     .bind(body),
             ),
-            Step::new(
-                "DELETE FROM queue_agents WHERE queue_id = $1",
-                Params::default().bind(queue.id.to_string()),
-            ),
+            removed_members(&id, &queue.agent_ids),
         ];
         for agent in &queue.agent_ids {
             steps.push(Step::new(
                 "INSERT INTO queue_agents (queue_id, agent_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                Params::default()
-                    .bind(queue.id.to_string())
-                    .bind(agent.to_string()),
+                Params::default().bind(id.clone()).bind(agent.to_string()),
             ));
         }
         self.write(steps).await.map_err(DbError::taken)?;
         Ok(())
     }
 
-    /// Deletes a queue (its membership goes; its history stays).
+    /// Deletes a queue and its membership in one transaction (its history stays).
     pub async fn delete_queue(&self, id: QueueId, now: Timestamp) -> Result<bool> {
-        let deleted = self
-            .delete_entry(CatalogKind::Queue, &id.to_string(), now)
-            .await?;
-        self.execute("DELETE FROM queue_agents WHERE queue_id = $1", |q| {
-            q.bind(id.to_string())
-        })
-        .await?;
-        Ok(deleted)
+        let id = id.to_string();
+        let done = self
+            .write(vec![
+                Step::new(
+                    "UPDATE catalog SET deleted_at = $1
+                     WHERE kind = 'queue' AND id = $2 AND deleted_at IS NULL",
+                    Params::default().bind(now.0).bind(id.clone()),
+                ),
+                Step::new(
+                    "DELETE FROM queue_agents WHERE queue_id = $1",
+                    Params::default().bind(id),
+                ),
+            ])
+            .await
+            .map_err(DbError::taken)?;
+        Ok(done.first().is_some_and(|&n| n > 0))
     }
 
     /// The queues an agent serves.
@@ -283,4 +289,27 @@ fn account_from_row(r: &Row) -> Result<Account> {
 
 pub(crate) fn parse<T: DeserializeOwned>(text: &str) -> Result<T> {
     serde_json::from_str(text).map_err(StoreError::corrupt)
+}
+
+/// The most members a queue's save names in one statement (SQLite takes 32,766 parameters,
+/// PostgreSQL 65,535): a longer list deletes every member and inserts the list again.
+const MAX_KEPT_LISTED: usize = 1_000;
+
+/// Deletes a queue's members that are not among `keep`.
+fn removed_members(queue_id: &str, keep: &[AgentId]) -> Step {
+    let mut params = Params::default().bind(queue_id.to_string());
+    if keep.is_empty() || keep.len() > MAX_KEPT_LISTED {
+        return Step::new("DELETE FROM queue_agents WHERE queue_id = $1", params);
+    }
+    let mut sql =
+        String::from("DELETE FROM queue_agents WHERE queue_id = $1 AND agent_id NOT IN (");
+    for (n, agent) in keep.iter().enumerate() {
+        if n > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("${}", n + 2));
+        params = params.bind(agent.to_string());
+    }
+    sql.push(')');
+    Step::new(sql, params)
 }

@@ -336,12 +336,14 @@ pub async fn queues_and_their_members(store: Store, _url: String) {
     let all: Vec<Queue> = store.entries(CatalogKind::Queue).await.unwrap();
     assert_eq!(all, vec![sales.clone(), support.clone()]);
 
-    // Saving a queue replaces its membership (a duplicate in the list is harmless).
+    // Saving a queue replaces its membership: a member kept stays, one left out goes, a new
+    // one comes (a duplicate in the list is harmless).
     let sales = Queue {
         agent_ids: vec![ann, cid, cid],
         ..sales
     };
     store.put_queue(&sales).await.unwrap();
+    assert_eq!(store.queues_of_agent(ann).await.unwrap(), vec![sales.id]);
     assert_eq!(store.queues_of_agent(bob).await.unwrap(), vec![support.id]);
     assert_eq!(store.queues_of_agent(cid).await.unwrap(), vec![sales.id]);
 
@@ -369,6 +371,22 @@ pub async fn queues_and_their_members(store: Store, _url: String) {
     );
     let all: Vec<Queue> = store.entries(CatalogKind::Queue).await.unwrap();
     assert_eq!(all, vec![sales, clash]);
+
+    // A queue with more members than one statement names is saved the same way.
+    let many: Vec<AgentId> = (0..1_200).map(|_| AgentId::new()).collect();
+    let big = queue("Big", many.clone());
+    store.put_queue(&big).await.unwrap();
+    let big = Queue {
+        agent_ids: many[1..].to_vec(),
+        ..big
+    };
+    store.put_queue(&big).await.unwrap();
+    assert!(store.queues_of_agent(many[0]).await.unwrap().is_empty());
+    assert_eq!(store.queues_of_agent(many[1]).await.unwrap(), vec![big.id]);
+    assert_eq!(
+        store.queues_of_agent(many[1_199]).await.unwrap(),
+        vec![big.id]
+    );
 }
 
 pub async fn desktop_profile_default_and_round_trip(store: Store, _url: String) {
