@@ -290,6 +290,15 @@ struct WriterStats {
     /// their batch), and the longest such: the store's share of an acknowledgement's tail.
     answered_late: u64,
     longest_answer: Duration,
+    /// Of the late writes' time, how much they spent before their batch began (waiting for
+    /// the writer to wake and get a core, or for the batch before theirs) and how much in it.
+    late_before_batch: Duration,
+    late_in_batch: Duration,
+    /// Times the writer slept with nothing to do and was woken by a write, how many of
+    /// those woke it more than `WAKE_LATE` after the write was sent, and the longest.
+    wakes: u64,
+    wakes_late: u64,
+    longest_wake: Duration,
 }
 
 impl WriterStats {
@@ -297,6 +306,7 @@ impl WriterStats {
     const SLOW: Duration = Duration::from_millis(5);
     /// A batch this slow is also logged on its own (at debug), with where its time went.
     const VERY_SLOW: Duration = Duration::from_millis(20);
+    const WAKE_LATE: Duration = Duration::from_millis(1);
 
     fn new() -> Self {
         WriterStats {
@@ -309,12 +319,30 @@ impl WriterStats {
             slow: 0,
             answered_late: 0,
             longest_answer: Duration::ZERO,
+            late_before_batch: Duration::ZERO,
+            late_in_batch: Duration::ZERO,
+            wakes: 0,
+            wakes_late: 0,
+            longest_wake: Duration::ZERO,
         }
     }
 
-    fn answered(&mut self, after: Duration) {
+    /// A write answered `after` its sending, of which `before_batch` went by before its
+    /// batch began.
+    fn answered(&mut self, after: Duration, before_batch: Duration) {
         self.longest_answer = self.longest_answer.max(after);
-        self.answered_late += (after > Self::SLOW) as u64;
+        if after > Self::SLOW {
+            self.answered_late += 1;
+            self.late_before_batch += before_batch;
+            self.late_in_batch += after.saturating_sub(before_batch);
+        }
+    }
+
+    /// The writer slept, and took `after` from a write's sending to having it in hand.
+    fn woke(&mut self, after: Duration) {
+        self.wakes += 1;
+        self.wakes_late += (after > Self::WAKE_LATE) as u64;
+        self.longest_wake = self.longest_wake.max(after);
     }
 
     fn add(&mut self, writes: usize, executing: Duration, committing: Duration) {
@@ -336,6 +364,8 @@ impl WriterStats {
         self.slow += (took > Self::SLOW) as u64;
         let period = self.since.elapsed();
         if period >= Self::EVERY {
+            let late = self.answered_late.max(1) as f64;
+            let mean_ms = |d: Duration| d.as_secs_f64() * 1e3 / late;
             let share = |d: Duration| 100.0 * d.as_secs_f64() / period.as_secs_f64();
             tracing::debug!(
                 batches = self.batches,
@@ -346,6 +376,11 @@ impl WriterStats {
                 over_5ms = self.slow,
                 answered_over_5ms = self.answered_late,
                 longest_answer_ms = format!("{:.1}", self.longest_answer.as_secs_f64() * 1e3),
+                late_before_batch_ms = format!("{:.2}", mean_ms(self.late_before_batch)),
+                late_in_batch_ms = format!("{:.2}", mean_ms(self.late_in_batch)),
+                wakes = self.wakes,
+                wakes_over_1ms = self.wakes_late,
+                longest_wake_ms = format!("{:.1}", self.longest_wake.as_secs_f64() * 1e3),
                 seconds = period.as_secs(),
                 "sqlite writer"
             );
@@ -368,7 +403,12 @@ fn writer(conn: Connection, mut jobs: mpsc::UnboundedReceiver<WriteJob>) {
                     continue;
                 }
                 match jobs.blocking_recv() {
-                    Some(job) => job,
+                    Some(job) => {
+                        if let WriteJob::Write((_, _, sent)) = &job {
+                            stats.woke(sent.elapsed());
+                        }
+                        job
+                    }
                     None => return,
                 }
             }
@@ -389,12 +429,16 @@ fn writer(conn: Connection, mut jobs: mpsc::UnboundedReceiver<WriteJob>) {
             }
         }
         if !batch.is_empty() {
+            let started = Instant::now();
             let (results, executing, committing) = write_batch(&conn, &batch);
             let writes = batch.len();
             let answered = Instant::now();
             for ((steps, reply, sent), result) in batch.drain(..).zip(results) {
                 let _ = reply.send((result, steps));
-                stats.answered(answered.saturating_duration_since(sent));
+                stats.answered(
+                    answered.saturating_duration_since(sent),
+                    started.saturating_duration_since(sent),
+                );
             }
             stats.add(writes, executing, committing);
         }
