@@ -4,6 +4,7 @@
 use crate::db::{DbError, Params, Row, Step};
 use crate::{Result, Store, StoreError};
 use serde::{de::DeserializeOwned, Serialize};
+use std::fmt::Write;
 use switchboard_core::config::{Account, DesktopProfile, Queue, Role};
 use switchboard_core::{Agent, AgentId, QueueId, Timestamp};
 
@@ -307,7 +308,7 @@ fn removed_members(queue_id: &str, keep: &[AgentId]) -> Step {
         if n > 0 {
             sql.push_str(", ");
         }
-        sql.push_str(&format!("${}", n + 2));
+        let _ = write!(sql, "${}", n + 2);
         params = params.bind(agent.to_string());
     }
     sql.push(')');

@@ -306,6 +306,7 @@ impl WriterStats {
     const SLOW: Duration = Duration::from_millis(5);
     /// A batch this slow is also logged on its own (at debug), with where its time went.
     const VERY_SLOW: Duration = Duration::from_millis(20);
+    /// A write that waited this long for the sleeping writer to take it is counted.
     const WAKE_LATE: Duration = Duration::from_millis(1);
 
     fn new() -> Self {

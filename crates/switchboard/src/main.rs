@@ -83,8 +83,8 @@ fn main() -> anyhow::Result<()> {
 /// a socket or a commit's answer no longer preempts the thread on its core, most often the
 /// SQLite writer in the middle of a commit, but runs when that thread sleeps or its slice
 /// ends. The writer was preempted ~1,000 times a second at ~4,800 messages/s, ~20 with this;
-/// the server's CPU a message fell and the latencies with it (docs/benchmarks.md, "Who
-/// commits, and how often the WAL rewinds"). A thread where this fails keeps the default.
+/// the server's CPU a message fell and the latencies with it (docs/benchmarks.md, "The
+/// workers stop preempting the writer"). A thread where this fails keeps the default.
 fn not_preempting_on_wake_up() {
     #[cfg(target_os = "linux")]
     {
