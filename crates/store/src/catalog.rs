@@ -95,13 +95,28 @@ impl Store {
 
     /// Marks an entry deleted; its history stays (reports still name it).
     pub async fn delete_entry(&self, kind: CatalogKind, id: &str, now: Timestamp) -> Result<bool> {
-        let n = self
-            .execute(
-                "UPDATE catalog SET deleted_at = $1 WHERE kind = $2 AND id = $3 AND deleted_at IS NULL",
-                |q| q.bind(now.0).bind(kind.as_str()).bind(id.to_string()),
-            )
-            .await?;
-        Ok(n > 0)
+        self.delete_with(kind, id, now, vec![]).await
+    }
+
+    /// Marks an entry deleted, and runs `also` in the same transaction; whether the entry
+    /// was there to delete.
+    async fn delete_with(
+        &self,
+        kind: CatalogKind,
+        id: &str,
+        now: Timestamp,
+        also: Vec<Step>,
+    ) -> Result<bool> {
+        let mut steps = vec![Step::new(
+            "UPDATE catalog SET deleted_at = $1 WHERE kind = $2 AND id = $3 AND deleted_at IS NULL",
+            Params::default()
+                .bind(now.0)
+                .bind(kind.as_str())
+                .bind(id.to_string()),
+        )];
+        steps.extend(also);
+        let done = self.write(steps).await.map_err(DbError::taken)?;
+        Ok(done.first().is_some_and(|&n| n > 0))
     }
 
     /// Saves a queue and its membership in one transaction. Only the members it no longer
@@ -134,21 +149,9 @@ impl Store {
     /// Deletes a queue and its membership in one transaction (its history stays).
     pub async fn delete_queue(&self, id: QueueId, now: Timestamp) -> Result<bool> {
         let id = id.to_string();
-        let done = self
-            .write(vec![
-                Step::new(
-                    "UPDATE catalog SET deleted_at = $1
-                     WHERE kind = 'queue' AND id = $2 AND deleted_at IS NULL",
-                    Params::default().bind(now.0).bind(id.clone()),
-                ),
-                Step::new(
-                    "DELETE FROM queue_agents WHERE queue_id = $1",
-                    Params::default().bind(id),
-                ),
-            ])
+        let every_member = removed_members(&id, &[]);
+        self.delete_with(CatalogKind::Queue, &id, now, vec![every_member])
             .await
-            .map_err(DbError::taken)?;
-        Ok(done.first().is_some_and(|&n| n > 0))
     }
 
     /// The queues an agent serves.
@@ -296,7 +299,7 @@ pub(crate) fn parse<T: DeserializeOwned>(text: &str) -> Result<T> {
 /// PostgreSQL 65,535): a longer list deletes every member and inserts the list again.
 const MAX_KEPT_LISTED: usize = 1_000;
 
-/// Deletes a queue's members that are not among `keep`.
+/// Deletes a queue's members that are not among `keep` (all of them if it is empty).
 fn removed_members(queue_id: &str, keep: &[AgentId]) -> Step {
     let mut params = Params::default().bind(queue_id.to_string());
     if keep.is_empty() || keep.len() > MAX_KEPT_LISTED {
