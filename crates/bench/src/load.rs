@@ -130,6 +130,7 @@ pub async fn run_step(ctx: &Arc<Ctx>, plan: StepPlan<'_>) -> StepReport {
         _ => None,
     };
     let half = opts.duration / 2;
+    let three_quarters = (half + opts.duration) / 2;
     let errors = step.errors();
     StepReport {
         name: plan.name.to_string(),
@@ -147,6 +148,10 @@ pub async fn run_step(ctx: &Arc<Ctx>, plan: StepPlan<'_>) -> StepReport {
         reply_timeouts: step.reply_timeouts.get(),
         reconnects: step.reconnects.get(),
         messages_in_per_s: step.msgs_in.mean(half, opts.duration),
+        messages_in_per_s_quarters: [
+            step.msgs_in.mean(half, three_quarters),
+            step.msgs_in.mean(three_quarters, opts.duration),
+        ],
         messages_out_per_s: step.msgs_out.mean(half, opts.duration),
         messages_in_peak_per_s: step.msgs_in.peak(),
         customer_to_agent: step.customer_to_agent.summary(),

@@ -28,6 +28,9 @@ pub struct StepReport {
     pub reconnects: u64,
     /// Mean over the second half of the arrivals (steady state).
     pub messages_in_per_s: f64,
+    /// The same mean over each half of that second half: a rate still rising between them is
+    /// the load filling up, not a steady state ([`StepReport::rate_still_rising`]).
+    pub messages_in_per_s_quarters: [f64; 2],
     pub messages_out_per_s: f64,
     pub messages_in_peak_per_s: u64,
     pub customer_to_agent: Summary,
@@ -53,6 +56,23 @@ pub struct StepReport {
     pub server_threads: Vec<ThreadGroup>,
     pub bench_cpu_percent: Option<f64>,
     pub wall_secs: f64,
+}
+
+impl StepReport {
+    /// Whether the rate in was still rising through the measured half: its second quarter
+    /// over 10 % (and 20 messages/s) above its first. A steady step's chats pace themselves
+    /// (each message waits for the answer to the one before), so chats that last longer than
+    /// half the arrivals are still adding up when the measured half begins; the rate in is
+    /// then that ramp, below what the server could take, and says nothing of its limit.
+    pub fn rate_still_rising(&self) -> bool {
+        rising(self.messages_in_per_s_quarters)
+    }
+}
+
+/// Whether a rate measured over two consecutive spans, `[first, second]`, rose by more than
+/// 10 % and more than 20 a second (below that, a Poisson load's own swing).
+fn rising([first, second]: [f64; 2]) -> bool {
+    second > first * 1.1 && second - first > 20.0
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -288,9 +308,11 @@ impl Report {
             }
             let _ = writeln!(
                 o,
-                "messages/s in {:.0} (peak {}), out {:.0}; chats started {}, finished {}, wrapped \
-                 up {}, skipped at cap {}; reply timeouts {}; reconnects {}",
+                "messages/s in {:.0} ({:.0} then {:.0}; peak {}), out {:.0}; chats started {}, \
+                 finished {}, wrapped up {}, skipped at cap {}; reply timeouts {}; reconnects {}",
                 s.messages_in_per_s,
+                s.messages_in_per_s_quarters[0],
+                s.messages_in_per_s_quarters[1],
                 s.messages_in_peak_per_s,
                 s.messages_out_per_s,
                 s.chats_started,
@@ -300,6 +322,14 @@ impl Report {
                 s.reply_timeouts,
                 s.reconnects
             );
+            if s.rate_still_rising() {
+                let _ = writeln!(
+                    o,
+                    "  the rate in was still rising through the measured half (the chats were \
+                     still adding up): it is the load's ramp, not the server's limit; a longer \
+                     --duration, or chats shorter than half of it, measure a steady state"
+                );
+            }
             let l = &s.ledger;
             let _ = writeln!(
                 o,
@@ -373,4 +403,23 @@ impl Report {
 
 fn kib(v: Option<f64>) -> String {
     v.map(|k| format!("{k:.1}")).unwrap_or_else(|| "?".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rising;
+
+    #[test]
+    fn a_rate_rises_only_past_its_own_swing() {
+        // A load still filling up.
+        assert!(rising([11_500.0, 17_000.0]));
+        // Steady, within a few per cent either way.
+        assert!(!rising([9_500.0, 9_800.0]));
+        assert!(!rising([12_300.0, 11_900.0]));
+        // Falling (past saturation) is not rising.
+        assert!(!rising([9_000.0, 7_000.0]));
+        // A slow step: 10 % of little is within the swing.
+        assert!(!rising([40.0, 55.0]));
+        assert!(rising([40.0, 70.0]));
+    }
 }
