@@ -97,6 +97,12 @@ pub struct Mailbox {
     /// Wakes the receiver when an item is queued.
     items: Notify,
     lagged: AtomicBool,
+    /// A `LineChanged` was delivered and the connection has not looked at its place since
+    /// ([`Mailbox::line_seen`]): further ones are dropped. Each arrival and offer in a queue
+    /// changes its line, and without this every chat waiting in it woke for each one — under
+    /// overload, waiting chats × changes a second, which ate the cores the chats being
+    /// served needed (docs/benchmarks.md, "Waiting chats stop waking on every change").
+    line_pending: AtomicBool,
     /// Set when the connection must close; kept apart from the queue so it is never dropped.
     closing: std::sync::OnceLock<&'static str>,
     pub wake: Notify,
@@ -111,6 +117,11 @@ impl Mailbox {
     /// Takes the lagged flag (true once after a dropped item).
     pub fn take_lagged(&self) -> bool {
         self.lagged.swap(false, Ordering::AcqRel)
+    }
+
+    /// The connection is about to read its place in line: the next change wakes it again.
+    pub fn line_seen(&self) {
+        self.line_pending.store(false, Ordering::Release);
     }
 }
 
@@ -131,6 +142,7 @@ impl Hub {
             queue: Mutex::new(VecDeque::new()),
             items: Notify::new(),
             lagged: AtomicBool::new(false),
+            line_pending: AtomicBool::new(false),
             closing: std::sync::OnceLock::new(),
             wake: Notify::new(),
         });
@@ -194,6 +206,9 @@ fn deliver(m: &Mailbox, item: Item) {
     if let Item::Close(reason) = item {
         let _ = m.closing.set(reason);
         m.wake.notify_one();
+        return;
+    }
+    if matches!(item, Item::LineChanged(_)) && m.line_pending.swap(true, Ordering::AcqRel) {
         return;
     }
     let mut queue = m.queue.lock().unwrap();
@@ -262,20 +277,57 @@ mod tests {
     async fn an_idle_mailbox_holds_no_buffer() {
         let hub = Hub::default();
         let (mailbox, mut rx) = hub.mailbox();
-        let queue = QueueId::new();
-        hub.subscribe(Topic::Line(queue), &mailbox);
+        let cid = ConversationId::new();
+        hub.subscribe(Topic::Customer(cid), &mailbox);
         let capacity = || mailbox.queue.lock().unwrap().capacity();
         assert_eq!(capacity(), 0);
 
-        hub.publish(Topic::Line(queue), Item::LineChanged(queue));
-        hub.publish(Topic::Line(queue), Item::LineChanged(queue));
+        hub.publish(Topic::Customer(cid), agent_typing(cid));
+        hub.publish(Topic::Customer(cid), agent_typing(cid));
         assert!(capacity() > 0);
         assert!(!rx.is_idle(), "two items wait");
-        assert!(matches!(rx.recv().await, Some(Item::LineChanged(q)) if q == queue));
+        assert!(matches!(rx.recv().await, Some(Item::Typing { .. })));
         assert!(!rx.is_idle(), "one item waits, and is kept");
         assert!(capacity() > 0);
-        assert!(matches!(rx.recv().await, Some(Item::LineChanged(q)) if q == queue));
+        assert!(matches!(rx.recv().await, Some(Item::Typing { .. })));
         assert!(rx.is_idle());
         assert_eq!(capacity(), 0);
+    }
+
+    fn agent_typing(conversation_id: ConversationId) -> Item {
+        Item::Typing {
+            conversation_id,
+            from_customer: false,
+            frame: typing_frame(conversation_id, "agent"),
+        }
+    }
+
+    /// A line's changes wake a waiting connection once until it has looked at its place:
+    /// the ones in between are dropped, not queued.
+    #[tokio::test]
+    async fn line_changes_wait_for_the_last_one_to_be_seen() {
+        let hub = Hub::default();
+        let (mailbox, mut rx) = hub.mailbox();
+        let queue = QueueId::new();
+        hub.subscribe(Topic::Line(queue), &mailbox);
+        for _ in 0..3 {
+            hub.publish(Topic::Line(queue), Item::LineChanged(queue));
+        }
+        assert!(matches!(rx.recv().await, Some(Item::LineChanged(q)) if q == queue));
+        assert!(rx.is_idle(), "the second and third changes were dropped");
+
+        mailbox.line_seen();
+        hub.publish(Topic::Line(queue), Item::LineChanged(queue));
+        hub.publish(Topic::Line(queue), Item::LineChanged(queue));
+        assert!(matches!(rx.recv().await, Some(Item::LineChanged(q)) if q == queue));
+        assert!(rx.is_idle());
+
+        // Other items are never held back by it.
+        let cid = ConversationId::new();
+        hub.subscribe(Topic::Customer(cid), &mailbox);
+        hub.publish(Topic::Customer(cid), agent_typing(cid));
+        hub.publish(Topic::Customer(cid), agent_typing(cid));
+        assert!(matches!(rx.recv().await, Some(Item::Typing { .. })));
+        assert!(matches!(rx.recv().await, Some(Item::Typing { .. })));
     }
 }

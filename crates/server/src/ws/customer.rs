@@ -18,6 +18,9 @@ use switchboard_store::LOG_PAGE;
 const KNOWN: &[&str] = &["hello", "send", "typing", "end", "ping"];
 /// The customer is told their position again at most this often.
 const POSITION_EVERY: Duration = Duration::from_secs(5);
+/// While the line keeps changing, how often a waiting chat looks at its place (and so wakes)
+/// when it did not move: most changes are behind it.
+const RECHECK_EVERY: Duration = Duration::from_secs(1);
 
 pub async fn upgrade(State(engine): State<SharedEngine>, ws: WebSocketUpgrade) -> Response {
     configure(ws).on_upgrade(move |socket| async move {
@@ -71,6 +74,8 @@ struct Line {
     following: Option<QueueId>,
     last_sent: Option<u64>,
     sent_at: Instant,
+    /// When the place was last read, sent or not.
+    checked_at: Instant,
     dirty: bool,
 }
 
@@ -84,6 +89,7 @@ impl Line {
             }
             if let Some(q) = wanted {
                 hub.subscribe(Topic::Line(q), mailbox);
+                mailbox.line_seen();
             }
             self.following = wanted;
         }
@@ -120,6 +126,7 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
         following: None,
         last_sent: None,
         sent_at: Instant::now() - POSITION_EVERY,
+        checked_at: Instant::now() - RECHECK_EVERY,
         dirty: false,
     };
     line.follow(&engine.hub, &mailbox, &conversation);
@@ -166,7 +173,7 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
             break;
         }
         let position_due = line.dirty && latest.is_queued();
-        let wait = line.sent_at + POSITION_EVERY;
+        let wait = (line.sent_at + POSITION_EVERY).max(line.checked_at + RECHECK_EVERY);
         tokio::select! {
             message = socket.stream.next() => {
                 ok = match Box::pin(socket.accept(message, KNOWN)).await {
@@ -207,6 +214,8 @@ async fn run(engine: SharedEngine, mut socket: Socket, cid: ConversationId, last
             }
             _ = tokio::time::sleep_until(wait.into()), if position_due => {
                 line.dirty = false;
+                line.checked_at = Instant::now();
+                mailbox.line_seen();
                 if let Ok(Some(p)) = Box::pin(engine.position(&latest)).await {
                     if line.last_sent != Some(p) {
                         line.last_sent = Some(p);
