@@ -101,7 +101,7 @@ pub struct Mailbox {
     /// ([`Mailbox::line_seen`]): further ones are dropped. Each arrival and offer in a queue
     /// changes its line, and without this every chat waiting in it woke for each one — under
     /// overload, waiting chats × changes a second, which ate the cores the chats being
-    /// served needed (docs/benchmarks.md, "Waiting chats stop waking on every change").
+    /// served needed (docs/benchmarks.md, "Saturation measured again").
     line_pending: AtomicBool,
     /// Set when the connection must close; kept apart from the queue so it is never dropped.
     closing: std::sync::OnceLock<&'static str>,
