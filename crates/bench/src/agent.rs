@@ -214,7 +214,11 @@ impl Agent {
     ) {
         self.next_cmd += 1;
         let n = self.next_cmd;
-        let frame = frame(format!("k{n}-{}", self.ctx.run)).to_string();
+        let frame = frame(crate::command_id::new(format_args!(
+            "k{n}-{}",
+            self.ctx.run
+        )))
+        .to_string();
         let step = self
             .chats
             .get(&cid)
@@ -464,7 +468,12 @@ fn available(snapshot: &Value) -> bool {
     snapshot["agent"]["presence"]["state"] == "available"
 }
 
-/// The number in an id `k<n>-<run>`.
+/// The number in an id `<time>k<n>-<run>`.
 fn command_number(id: &str) -> Option<u64> {
-    id.strip_prefix('k')?.split_once('-')?.0.parse().ok()
+    crate::command_id::tail(id)?
+        .strip_prefix('k')?
+        .split_once('-')?
+        .0
+        .parse()
+        .ok()
 }

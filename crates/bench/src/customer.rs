@@ -294,7 +294,7 @@ impl Customer {
         let sent_us = now_us();
         let frame = json!({
             "type": "send",
-            "id": format!("s{n}"),
+            "id": crate::command_id::new(format_args!("s{n}")),
             "text": stamp::compose(message, sent_us, last),
         })
         .to_string();
@@ -318,5 +318,5 @@ impl Customer {
 }
 
 fn command_number(id: &str) -> Option<u64> {
-    id.strip_prefix('s')?.parse().ok()
+    crate::command_id::tail(id)?.strip_prefix('s')?.parse().ok()
 }

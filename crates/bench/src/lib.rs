@@ -7,6 +7,7 @@ pub mod agent;
 pub mod baseline;
 pub mod chart;
 pub mod clock;
+pub mod command_id;
 pub mod conn;
 pub mod ctx;
 pub mod customer;

@@ -16,6 +16,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/0004_covering_free_agents.sql"),
     ),
+    (
+        5,
+        include_str!("../migrations/0005_message_ids_in_time_order.sql"),
+    ),
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

@@ -29,7 +29,7 @@ const SCHEMA: &str = "
 CREATE TABLE events (conversation_id TEXT NOT NULL, seq BIGINT NOT NULL, at BIGINT NOT NULL,
     kind TEXT NOT NULL, body TEXT NOT NULL, client_scope TEXT, client_id TEXT,
     fingerprint TEXT, response TEXT, PRIMARY KEY (conversation_id, seq));
-CREATE UNIQUE INDEX events_client_id ON events (client_scope, client_id)
+CREATE UNIQUE INDEX events_client_id ON events (client_id, client_scope)
     WHERE client_id IS NOT NULL;
 ";
 
@@ -55,6 +55,8 @@ fn write_message(
     } else {
         format!("agent:{:08}", c % 1000)
     };
+    // Ids in time order, as the bench's clients make them (protocol.md, "Idempotency").
+    let id = crate::command_id::new(format_args!("m{n}"));
     conn.prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3, 'message', ?4, ?5, ?6, ?7, ?8)")?
         .execute(params![
             cid,
@@ -62,9 +64,9 @@ fn write_message(
             n as i64,
             body,
             scope,
-            format!("m{n}"),
+            id,
             "f".repeat(64),
-            format!(r#"{{"type":"ack","id":"m{n}","seq":{seq}}}"#),
+            format!(r#"{{"type":"ack","id":"{id}","seq":{seq}}}"#),
         ])?;
     Ok(())
 }
