@@ -4,6 +4,7 @@
 //! socket drops, resending unacknowledged commands under the same ids.
 
 use crate::clock::{now_us, since_us};
+use crate::command_id;
 use crate::conn::{self, Slot, Ws};
 use crate::ctx::Ctx;
 use crate::stamp::{self, letters};
@@ -214,11 +215,7 @@ impl Agent {
     ) {
         self.next_cmd += 1;
         let n = self.next_cmd;
-        let frame = frame(crate::command_id::new(format_args!(
-            "k{n}-{}",
-            self.ctx.run
-        )))
-        .to_string();
+        let frame = frame(command_id::new('k', n, &format!("-{}", self.ctx.run))).to_string();
         let step = self
             .chats
             .get(&cid)
@@ -470,10 +467,5 @@ fn available(snapshot: &Value) -> bool {
 
 /// The number in an id `<time>k<n>-<run>`.
 fn command_number(id: &str) -> Option<u64> {
-    crate::command_id::tail(id)?
-        .strip_prefix('k')?
-        .split_once('-')?
-        .0
-        .parse()
-        .ok()
+    command_id::number(id, 'k')
 }

@@ -4,6 +4,7 @@
 //! socket drops (or when a reconnect storm tells it to drop).
 
 use crate::clock::{now_us, since_us};
+use crate::command_id;
 use crate::conn::{self, Slot, Ws};
 use crate::ctx::Ctx;
 use crate::stamp::{self, letters};
@@ -294,7 +295,7 @@ impl Customer {
         let sent_us = now_us();
         let frame = json!({
             "type": "send",
-            "id": crate::command_id::new(format_args!("s{n}")),
+            "id": command_id::new('s', n, ""),
             "text": stamp::compose(message, sent_us, last),
         })
         .to_string();
@@ -318,5 +319,5 @@ impl Customer {
 }
 
 fn command_number(id: &str) -> Option<u64> {
-    crate::command_id::tail(id)?.strip_prefix('s')?.parse().ok()
+    command_id::number(id, 's')
 }

@@ -56,7 +56,7 @@ fn write_message(
         format!("agent:{:08}", c % 1000)
     };
     // Ids in time order, as the bench's clients make them (protocol.md, "Idempotency").
-    let id = crate::command_id::new(format_args!("m{n}"));
+    let id = crate::command_id::new('m', n, "");
     conn.prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3, 'message', ?4, ?5, ?6, ?7, ?8)")?
         .execute(params![
             cid,
