@@ -14,11 +14,12 @@
 //! the next time it has nothing to do ([`copy_rest`]); its next batch then begins on a
 //! fully copied WAL, and SQLite writes it from the WAL's start (over the file's existing
 //! blocks, which is also the cheaper write). That last copy ends with an fsync of the
-//! database file, which would flush everything the thread copied since the last rewind, so
-//! the thread flushes the file itself before it asks; the writer's copy still takes a few
-//! milliseconds, and a write arriving meanwhile waits for it, so rewinds are kept rare: one
-//! per `REWIND_FRAMES`. A writer that is never idle (overload) leaves the rewind to its own
-//! automatic checkpoint at `BACKSTOP_FRAMES`, which then has little left to copy.
+//! database file, which should find little to write: the VFS syncs the file in pieces as
+//! the thread copies, and the thread flushes what is left before it asks. The writer's copy
+//! still takes a few milliseconds, and a write arriving meanwhile waits for it, so rewinds are
+//! kept rare: one per `REWIND_FRAMES`. A writer that is never idle (overload) leaves the
+//! rewind to its own automatic checkpoint at `BACKSTOP_FRAMES`, which then has little left
+//! to copy.
 
 use crate::db::DbError;
 use rusqlite::Connection;
@@ -116,10 +117,11 @@ fn run(
             }
             if log >= REWIND_FRAMES {
                 // SQLite syncs the database file only in a checkpoint that copies the whole
-                // WAL: that is the writer's, and it would flush everything this thread has
-                // copied since the last rewind (tens of megabytes, 12-30 ms during which no
-                // write commits). Flushed here, off the writer's path, it leaves the writer's
-                // sync only the last few frames.
+                // WAL: that is the writer's. The VFS syncs the file every 256 KiB this thread
+                // copies (`sqlite_vfs.rs`), so little is left; whatever is, is flushed here,
+                // off the writer's path, leaving the writer's sync only the last few frames.
+                // (Before those piecewise syncs this flush carried everything copied since
+                // the last rewind: tens of megabytes, 10-28 ms during which commits waited.)
                 let started = Instant::now();
                 if let Err(e) = file.sync_data() {
                     tracing::warn!(error = %e, "syncing the database file before a rewind failed");
