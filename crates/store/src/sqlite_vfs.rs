@@ -16,7 +16,7 @@
 //! with one — costs as much as everything written to the disk since the last flush, whichever
 //! file it was for (on the virtual disks measured, ~0.5 ms a megabyte), and the disk does one
 //! request at a time. Left alone, a checkpoint's megabytes went out with the next sync of
-//! anyone: a commit's, or the flush before a WAL rewind (tens of megabytes, 12-30 ms), and
+//! anyone: a commit's, or the flush before a WAL rewind (tens of megabytes, 10-28 ms), and
 //! every commit behind it waited that long. Synced in small pieces by the thread that copies,
 //! each piece's flush is short, and a commit's sync finds at most one piece ahead of it. The
 //! extra syncs only make the database file durable sooner; SQLite's own are all still made.
