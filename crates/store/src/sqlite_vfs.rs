@@ -249,9 +249,11 @@ unsafe fn write_database(
     if w.unsynced < SYNC_DATABASE_AFTER {
         return ffi::SQLITE_OK;
     }
-    w.unsynced = 0;
+    let (started, bytes) = (std::time::Instant::now(), std::mem::take(&mut w.unsynced));
     DATABASE_SYNCS.fetch_add(1, Ordering::Relaxed);
-    real!(w, xSync)(w.real, ffi::SQLITE_SYNC_NORMAL | ffi::SQLITE_SYNC_DATAONLY)
+    let rc = real!(w, xSync)(w.real, ffi::SQLITE_SYNC_NORMAL | ffi::SQLITE_SYNC_DATAONLY);
+    log_if_slow(started, bytes, w.is_wal);
+    rc
 }
 
 /// Syncs of database files made by `write_database` in this process (for the tests).
@@ -270,14 +272,22 @@ unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: i64) -> c_int 
     after_gathered(file, |w| real!(w, xTruncate)(w.real, size))
 }
 
-/// Writes what was gathered and syncs; a slow one is logged, since every commit behind it
-/// waits as long.
+/// Writes what was gathered and syncs.
 unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
     let started = std::time::Instant::now();
     let w = layered(file);
-    let (is_wal, bytes) = (w.is_wal, w.gathered.len() + w.unsynced);
-    w.unsynced = 0;
+    let (is_wal, bytes) = (w.is_wal, w.gathered.len() + std::mem::take(&mut w.unsynced));
     let rc = after_gathered(file, |w| real!(w, xSync)(w.real, flags));
+    log_if_slow(started, bytes, is_wal);
+    rc
+}
+
+/// A write and sync this slow is logged (at debug): every commit behind it waits as long.
+const SLOW_SYNC: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Logs a write and sync of `bytes` begun at `started` (SQLite's, or a database file's piece)
+/// if it took over `SLOW_SYNC`.
+fn log_if_slow(started: std::time::Instant, bytes: usize, is_wal: bool) {
     let took = started.elapsed();
     if took > SLOW_SYNC {
         tracing::debug!(
@@ -287,11 +297,7 @@ unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
             "a slow write and sync"
         );
     }
-    rc
 }
-
-/// A sync this slow is logged (at debug): every commit behind it waits as long.
-const SLOW_SYNC: std::time::Duration = std::time::Duration::from_millis(20);
 
 unsafe extern "C" fn file_size(file: *mut ffi::sqlite3_file, size: *mut i64) -> c_int {
     after_gathered(file, |w| real!(w, xFileSize)(w.real, size))
