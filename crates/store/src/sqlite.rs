@@ -221,7 +221,7 @@ fn configure_sqlite() {
     });
 }
 
-fn connect(path: &str) -> Result<Connection, DbError> {
+pub(crate) fn connect(path: &str) -> Result<Connection, DbError> {
     // Through our VFS: a commit's WAL frames go out in one write (`sqlite_vfs.rs`).
     sqlite_vfs::register().map_err(DbError::Other)?;
     let conn = Connection::open_with_flags_and_vfs(
@@ -400,7 +400,7 @@ fn writer(conn: Connection, mut jobs: mpsc::UnboundedReceiver<WriteJob>) {
             Ok(job) => job,
             Err(mpsc::error::TryRecvError::Empty) => {
                 if std::mem::take(&mut rewind_asked) {
-                    sqlite_checkpoint::copy_rest(&conn);
+                    sqlite_checkpoint::copy_rest(&conn, BUSY_TIMEOUT);
                     continue;
                 }
                 match jobs.blocking_recv() {

@@ -8,12 +8,13 @@
 //! Here a thread of its own copies the WAL while the writer goes on: a PASSIVE checkpoint takes
 //! no lock a writer needs. Copying often also keeps reads cheap: a page is looked up only in the
 //! part of the WAL not yet copied. What the thread cannot do alone is rewind the WAL to its
-//! start: SQLite does that when a write transaction begins with every frame copied, and under
-//! steady load the writer has always appended more by then. So once the WAL is long and the
-//! copy has nearly caught up, the thread asks the writer to copy the last few frames itself
-//! the next time it has nothing to do ([`copy_rest`]); its next batch then begins on a
-//! fully copied WAL, and SQLite writes it from the WAL's start (over the file's existing
-//! blocks, which is also the cheaper write). That last copy ends with an fsync of the
+//! start: SQLite does that when a write transaction begins with every frame copied and no
+//! reader still in the WAL, and under steady load the writer has always appended more by
+//! then. So once the WAL is long and the copy has nearly caught up, the thread asks the writer
+//! to copy the last few frames itself the next time it has nothing to do ([`copy_rest`]),
+//! waiting a moment for the readers still in the WAL; its next batch then begins on a fully
+//! copied WAL, and SQLite writes it from the WAL's start (over the file's existing blocks,
+//! which is also the cheaper write). That last copy ends with an fsync of the
 //! database file, which should find little to write: the VFS syncs the file in pieces as
 //! the thread copies, and the thread flushes what is left before it asks. The writer's copy
 //! still takes a few milliseconds, and a write arriving meanwhile waits for it, so rewinds are
@@ -42,19 +43,56 @@ const CAUGHT_UP_FRAMES: i64 = 200;
 pub(crate) const BACKSTOP_FRAMES: i64 = 3 * REWIND_FRAMES;
 
 /// Called by the writer when no write is waiting (it holds no transaction), after the thread
-/// asked for a rewind: copies the frames the thread has not, so that the writer's next `BEGIN`
-/// rewinds the WAL. A copy that could not finish (the thread is copying, a reader still needs
-/// old frames) is left for the thread to ask again.
-pub(crate) fn copy_rest(writer: &Connection) {
+/// asked for a rewind: copies the frames the thread has not and waits for the readers still in
+/// the WAL, so that the writer's next `BEGIN` rewinds it. Says whether it will.
+///
+/// A PASSIVE copy here left the rewind to chance: a reader that began before the copy ended
+/// still held its place in the WAL when the next batch began (reads are short, but at 5,000
+/// messages a second one is nearly always running), SQLite appended instead, and the thread
+/// asked again 100 ms later — two to seven asks a rewind, each a copy with two flushes on the
+/// writer, and a WAL of 52,000 frames while many sockets opened (docs/benchmarks.md, "The
+/// budget's load as it is stated"). A RESTART copy waits for such readers, through a busy
+/// handler that gives them a moment ([`readers_a_moment`]) rather than the connection's
+/// ten seconds; one that is still busy then (a long read, or the thread's own pass holding
+/// the checkpoint lock) is left for the thread to ask again.
+pub(crate) fn copy_rest(writer: &Connection, busy_timeout: Duration) -> bool {
     let started = Instant::now();
-    match checkpoint(writer) {
-        Ok(frames) => tracing::debug!(
-            ?frames,
-            ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
-            "the writer copied the WAL's last frames for a rewind"
-        ),
-        Err(e) => tracing::warn!(error = %e, "the writer's checkpoint before a WAL rewind failed"),
+    let copied = writer
+        .busy_handler(Some(readers_a_moment))
+        .map_err(DbError::from)
+        .and_then(|()| checkpoint_mode(writer, "RESTART"));
+    // Every other wait of the writer's keeps the connection's own timeout.
+    if let Err(e) = writer.busy_timeout(busy_timeout) {
+        tracing::warn!(error = %e, "restoring the writer's busy timeout failed");
     }
+    let ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1e3);
+    match copied {
+        Ok((busy, log, copied)) => {
+            tracing::debug!(
+                frames = ?(log, copied),
+                rewinds = !busy,
+                ms,
+                "the writer copied the WAL's last frames for a rewind"
+            );
+            !busy
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the writer's checkpoint before a WAL rewind failed");
+            false
+        }
+    }
+}
+
+/// The writer's busy handler while it copies for a rewind: readers finish in microseconds,
+/// so it gives them a few turns of the core and then a few short sleeps — about a millisecond
+/// in all, during which writes wait for the writer — and then gives up.
+fn readers_a_moment(attempts: i32) -> bool {
+    match attempts {
+        0..=19 => std::thread::yield_now(),
+        20..=29 => std::thread::sleep(Duration::from_micros(100)),
+        _ => return false,
+    }
+    true
 }
 
 /// The running checkpoint thread; [`Checkpointer::stop`] or dropping this handle stops it.
@@ -141,9 +179,95 @@ fn run(
 /// A PASSIVE checkpoint: copies what it can without waiting for anyone. The WAL's length and
 /// how much of it is now copied, in frames; `None` if another checkpoint was running.
 fn checkpoint(conn: &Connection) -> Result<Option<(i64, i64)>, DbError> {
+    let (busy, log, copied) = checkpoint_mode(conn, "PASSIVE")?;
+    Ok((!busy).then_some((log, copied)))
+}
+
+/// A checkpoint in `mode`: whether it was busy (for PASSIVE, another checkpoint was running;
+/// for RESTART, also a reader still in the WAL once the busy handler gave up), the WAL's
+/// length and how much of it is copied, in frames (-1 when another checkpoint held the lock).
+fn checkpoint_mode(conn: &Connection, mode: &str) -> Result<(bool, i64, i64), DbError> {
     let (busy, log, copied): (i64, i64, i64) =
-        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
-    Ok((busy == 0).then_some((log, copied)))
+    Ok((busy != 0, log, copied))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sqlite::connect;
+
+    /// A folder removed at the end of the test.
+    struct Dir(std::path::PathBuf);
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn insert(conn: &Connection, rows: std::ops::Range<i64>) {
+        for n in rows {
+            conn.execute(
+                "INSERT INTO t (n, body) VALUES (?1, ?2)",
+                (n, vec![7u8; 3000]),
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn the_copy_before_a_rewind_gives_up_on_a_long_read_and_rewinds_once_readers_are_done() {
+        let dir =
+            Dir(std::env::temp_dir().join(format!("sb_ckpt_{}", uuid::Uuid::new_v4().simple())));
+        std::fs::create_dir(&dir.0).unwrap();
+        let path = dir.0.join("live.db");
+        let path = path.to_str().unwrap();
+        let writer = connect(path).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA wal_autocheckpoint=0;
+                 CREATE TABLE t (n INTEGER PRIMARY KEY, body BLOB NOT NULL);",
+            )
+            .unwrap();
+        insert(&writer, 0..100);
+        let reader = connect(path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let seen: i64 = reader
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(seen, 100);
+        insert(&writer, 100..200);
+
+        // A reader that stays in the WAL past the moment given to it: the copy gives up (it
+        // does not wait the connection's ten seconds), the writer's own timeout is back, and
+        // the next write appends to the WAL.
+        assert!(!copy_rest(&writer, BUSY_TIMEOUT_FOR_TEST));
+        let timeout: i64 = writer
+            .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(timeout, BUSY_TIMEOUT_FOR_TEST.as_millis() as i64);
+        insert(&writer, 200..201);
+        let (log, _) = checkpoint(&writer).unwrap().unwrap();
+        assert!(
+            log > 200,
+            "the WAL goes on growing while a reader is in it: {log} frames"
+        );
+
+        // Once the reader is done, the copy waits for nobody and the next write starts the
+        // WAL over; every row is still there.
+        reader.execute_batch("COMMIT").unwrap();
+        assert!(copy_rest(&writer, BUSY_TIMEOUT_FOR_TEST));
+        insert(&writer, 201..202);
+        let (log, _) = checkpoint(&writer).unwrap().unwrap();
+        assert!(log < 10, "the WAL was rewound: {log} frames");
+        let rows: i64 = reader
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 202);
+    }
+
+    const BUSY_TIMEOUT_FOR_TEST: Duration = Duration::from_millis(4321);
 }
