@@ -9,7 +9,8 @@ pub enum Scenario {
     /// Baselines, idle, burst, reconnect-storm and steady (each rate of --rates), in that
     /// order, the idle connections held throughout.
     All,
-    /// Open-loop chats at each rate of --rates, one step per rate.
+    /// Open-loop chats at each rate of --rates, one step per rate (with the --idle
+    /// connections held, as in every scenario: the budget's 10,000 connections).
     Steady,
     /// --base-rate, with --burst-factor times that rate for --burst-secs.
     Burst,
