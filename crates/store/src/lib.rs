@@ -21,6 +21,31 @@ mod sqlite;
 mod sqlite_checkpoint;
 mod sqlite_vfs;
 
+/// A folder of its own for a test's database files, removed when the test ends.
+#[cfg(test)]
+pub(crate) struct TestDir(std::path::PathBuf);
+
+#[cfg(test)]
+impl TestDir {
+    /// Creates `<temp>/<prefix>_<random>`.
+    pub(crate) fn new(prefix: &str) -> TestDir {
+        let dir = std::env::temp_dir().join(format!("{prefix}_{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir(&dir).unwrap();
+        TestDir(dir)
+    }
+
+    pub(crate) fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 pub use catalog::CatalogKind;
 pub use commit::{AgentWrite, CommandRecord, Commit, ConnectionChange, ConversationWrite};
 pub use db::{Backend, Store};

@@ -199,15 +199,6 @@ mod tests {
     use super::*;
     use crate::sqlite::connect;
 
-    /// A folder removed at the end of the test.
-    struct Dir(std::path::PathBuf);
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     fn insert(conn: &Connection, rows: std::ops::Range<i64>) {
         for n in rows {
             conn.execute(
@@ -220,10 +211,8 @@ mod tests {
 
     #[test]
     fn the_copy_before_a_rewind_gives_up_on_a_long_read_and_rewinds_once_readers_are_done() {
-        let dir =
-            Dir(std::env::temp_dir().join(format!("sb_ckpt_{}", uuid::Uuid::new_v4().simple())));
-        std::fs::create_dir(&dir.0).unwrap();
-        let path = dir.0.join("live.db");
+        let dir = crate::TestDir::new("sb_ckpt");
+        let path = dir.path().join("live.db");
         let path = path.to_str().unwrap();
         let writer = connect(path).unwrap();
         writer

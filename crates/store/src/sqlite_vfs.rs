@@ -424,26 +424,9 @@ mod tests {
         .unwrap()
     }
 
-    /// A folder removed at the end of the test.
-    struct Dir(std::path::PathBuf);
-
-    impl Dir {
-        fn path(&self) -> &std::path::Path {
-            &self.0
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     #[test]
     fn what_a_commit_wrote_is_in_the_wal_when_it_returns() {
-        let dir =
-            Dir(std::env::temp_dir().join(format!("sb_vfs_{}", uuid::Uuid::new_v4().simple())));
-        std::fs::create_dir(dir.path()).unwrap();
+        let dir = crate::TestDir::new("sb_vfs");
         let conn = open(&dir.path().join("live.db"));
         let insert = |conn: &Connection, n: i64, size: usize| {
             conn.execute(
