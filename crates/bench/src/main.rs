@@ -3,11 +3,22 @@
 use clap::Parser;
 use switchboard_bench::{chart, run, Options};
 
+/// mimalloc, as the server has: the bench's own allocations (frames parsed, ids, the ledger)
+/// cost CPU on the cores the server is measured on.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let opts = Options::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = match opts.threads {
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n.into())
+            .enable_all()
+            .build()?,
+    };
     let report = runtime.block_on(run(opts.clone()))?;
     print!("{}", report.table());
     if let Some(path) = &opts.json {
