@@ -692,9 +692,8 @@ mod tests {
     /// which do).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_small_read_runs_here_unless_none_is_free_or_the_database_is_busy() {
-        let dir = std::env::temp_dir().join(format!("sb_here_{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir(&dir).unwrap();
-        let path = dir.join("here.db");
+        let dir = crate::TestDir::new("sb_here");
+        let path = dir.path().join("here.db");
         let db = Sqlite::open(path.to_string_lossy().into_owned())
             .await
             .unwrap();
@@ -730,6 +729,5 @@ mod tests {
         );
         release.join().unwrap();
         db.close().await;
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
